@@ -1,0 +1,1 @@
+"""emanet.models.decode_heads."""

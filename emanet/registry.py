@@ -1,0 +1,62 @@
+"""Child registries of mmengine's root registries, scope ``emanet``.
+
+Each registry names the package that registers into it (``locations``), so
+building a config after ``import emanet`` needs no registration call: the
+modules are imported the first time the registry is searched.
+"""
+from mmengine.registry import DATA_SAMPLERS as MMENGINE_DATA_SAMPLERS
+from mmengine.registry import DATASETS as MMENGINE_DATASETS
+from mmengine.registry import EVALUATOR as MMENGINE_EVALUATOR
+from mmengine.registry import HOOKS as MMENGINE_HOOKS
+from mmengine.registry import LOOPS as MMENGINE_LOOPS
+from mmengine.registry import METRICS as MMENGINE_METRICS
+from mmengine.registry import MODELS as MMENGINE_MODELS
+from mmengine.registry import OPTIM_WRAPPERS as MMENGINE_OPTIM_WRAPPERS
+from mmengine.registry import PARAM_SCHEDULERS as MMENGINE_PARAM_SCHEDULERS
+from mmengine.registry import RUNNERS as MMENGINE_RUNNERS
+from mmengine.registry import TRANSFORMS as MMENGINE_TRANSFORMS
+from mmengine.registry import VISBACKENDS as MMENGINE_VISBACKENDS
+from mmengine.registry import VISUALIZERS as MMENGINE_VISUALIZERS
+from mmengine.registry import Registry
+
+SCOPE = 'emanet'
+
+MODELS = Registry(
+    'model', parent=MMENGINE_MODELS, scope=SCOPE,
+    locations=['emanet.models'])
+DATASETS = Registry(
+    'dataset', parent=MMENGINE_DATASETS, scope=SCOPE,
+    locations=['emanet.datasets'])
+DATA_SAMPLERS = Registry(
+    'data sampler', parent=MMENGINE_DATA_SAMPLERS, scope=SCOPE,
+    locations=['emanet.datasets'])
+# mmcv's transforms (LoadImageFromFile, Resize, ...) register into the root
+# TRANSFORMS registry and are found from here through the parent link.
+TRANSFORMS = Registry(
+    'transform', parent=MMENGINE_TRANSFORMS, scope=SCOPE,
+    locations=['emanet.datasets.transforms'])
+METRICS = Registry(
+    'metric', parent=MMENGINE_METRICS, scope=SCOPE,
+    locations=['emanet.evaluation'])
+EVALUATOR = Registry(
+    'evaluator', parent=MMENGINE_EVALUATOR, scope=SCOPE,
+    locations=['emanet.evaluation'])
+VISUALIZERS = Registry(
+    'visualizer', parent=MMENGINE_VISUALIZERS, scope=SCOPE,
+    locations=['emanet.visualization'])
+VISBACKENDS = Registry(
+    'vis_backend', parent=MMENGINE_VISBACKENDS, scope=SCOPE,
+    locations=['emanet.visualization'])
+HOOKS = Registry(
+    'hook', parent=MMENGINE_HOOKS, scope=SCOPE, locations=['emanet.engine'])
+LOOPS = Registry(
+    'loop', parent=MMENGINE_LOOPS, scope=SCOPE, locations=['emanet.engine'])
+RUNNERS = Registry(
+    'runner', parent=MMENGINE_RUNNERS, scope=SCOPE,
+    locations=['emanet.engine'])
+OPTIM_WRAPPERS = Registry(
+    'optim_wrapper', parent=MMENGINE_OPTIM_WRAPPERS, scope=SCOPE,
+    locations=['emanet.engine'])
+PARAM_SCHEDULERS = Registry(
+    'parameter scheduler', parent=MMENGINE_PARAM_SCHEDULERS, scope=SCOPE,
+    locations=['emanet.engine'])
