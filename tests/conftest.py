@@ -26,3 +26,16 @@ def _reset_mmengine_globals():
         instances = getattr(cls, '_instance_dict', None)
         if instances is not None:
             instances.clear()
+
+
+@pytest.fixture(scope='session')
+def demo_data_root(tmp_path_factory) -> str:
+    """A small generated Cityscapes-layout data set (4 train + 2 val).
+
+    Same layout and files as ``data/cityscapes_demo`` (made by
+    ``tools/misc/make_demo_data.py``), including labelTrainIds and split
+    lists. Shared by the whole session: treat it as read-only.
+    """
+    from emanet.datasets.demo_data import generate_demo_data
+    root = tmp_path_factory.mktemp('demo') / 'cityscapes_demo'
+    return generate_demo_data(str(root), num_train=4, num_val=2, seed=0)

@@ -1,1 +1,10 @@
-"""emanet.datasets."""
+"""Data sets and transforms (registered on import)."""
+from . import transforms  # noqa: F401  (registers the transforms)
+from .basesegdataset import BaseSegDataset
+from .cityscapes import CityscapesDataset, CityscapesDemoDataset
+from .errors import BadDataError
+
+__all__ = [
+    'BaseSegDataset', 'CityscapesDataset', 'CityscapesDemoDataset',
+    'BadDataError'
+]

@@ -1,1 +1,4 @@
-"""emanet.evaluation."""
+"""Evaluation metrics (registered on import)."""
+from .metrics import CityscapesMetric, IoUMetric
+
+__all__ = ['IoUMetric', 'CityscapesMetric']

@@ -1,0 +1,9 @@
+"""Exceptions raised for bad data set files."""
+
+
+class BadDataError(ValueError):
+    """A data file cannot be used (undecodable, wrong size, bad values).
+
+    The message names the file and says what to check. Data sets with
+    ``skip_bad_samples=True`` skip such samples in training.
+    """

@@ -1,0 +1,174 @@
+"""Loading transforms: images (mmcv's, with clearer errors) and label maps.
+"""
+from typing import Optional
+
+import mmcv
+import mmengine.fileio as fileio
+import numpy as np
+from mmcv.transforms import BaseTransform
+from mmcv.transforms import LoadImageFromFile as MMCVLoadImageFromFile
+
+from emanet.registry import TRANSFORMS
+
+from ..errors import BadDataError
+
+
+@TRANSFORMS.register_module()
+class LoadImageFromFile(MMCVLoadImageFromFile):
+    """mmcv's ``LoadImageFromFile`` whose decode errors name the file.
+
+    mmcv fails on an undecodable file with a bare assertion or a decoder
+    exception; this raises :class:`BadDataError` naming the image instead.
+    Same arguments, keys and behaviour as mmcv's transform otherwise.
+
+    Required Keys:
+
+    - img_path
+
+    Modified Keys:
+
+    - img
+    - img_shape
+    - ori_shape
+    """
+
+    def transform(self, results: dict) -> Optional[dict]:
+        filename = results['img_path']
+        try:
+            return super().transform(results)
+        except FileNotFoundError:
+            raise
+        except Exception as e:
+            if self.ignore_empty:
+                return None
+            raise BadDataError(
+                f'Cannot decode image {filename}: the file is corrupt or not '
+                f'an image ({type(e).__name__}: {e}). Re-extract it or remove'
+                ' it from the data set.') from e
+
+
+@TRANSFORMS.register_module()
+class LoadAnnotations(BaseTransform):
+    """Load a semantic segmentation label map as ``uint8``.
+
+    Also checks the label map against its image: same size as
+    ``ori_shape`` and every value a class index (``< num_classes``) or
+    ``ignore_index``; a bad file raises :class:`BadDataError` naming it.
+
+    Required Keys:
+
+    - seg_map_path
+    - reduce_zero_label (when the ``reduce_zero_label`` argument is None)
+    - label_map (optional): old label → new label
+    - num_classes (optional, added by the data set): enables value check
+    - ori_shape, img_path (optional): enable the size check
+
+    Modified Keys:
+
+    - gt_seg_map (``[H, W]`` uint8, added)
+    - seg_fields (``'gt_seg_map'`` appended)
+
+    Args:
+        reduce_zero_label: map 0 to 255 and shift other labels down by
+            one; ``None`` takes the data set's setting from ``results``.
+        backend_args: mmengine file backend arguments.
+        imdecode_backend: decoder for :func:`mmcv.imfrombytes`.
+        num_classes: number of classes for the value check; ``None`` uses
+            ``results['num_classes']`` (set by the data set), and skips the
+            check when that is absent too.
+        ignore_index: the label value of ignored pixels.
+    """
+
+    def __init__(self,
+                 reduce_zero_label: Optional[bool] = None,
+                 backend_args: Optional[dict] = None,
+                 imdecode_backend: str = 'pillow',
+                 num_classes: Optional[int] = None,
+                 ignore_index: int = 255) -> None:
+        self.reduce_zero_label = reduce_zero_label
+        self.backend_args = backend_args.copy() if backend_args else None
+        self.imdecode_backend = imdecode_backend
+        self.num_classes = num_classes
+        self.ignore_index = ignore_index
+
+    def _read(self, path: str) -> np.ndarray:
+        data = fileio.get(path, backend_args=self.backend_args)
+        try:
+            seg = mmcv.imfrombytes(
+                data, flag='unchanged', backend=self.imdecode_backend)
+        except Exception as e:
+            raise BadDataError(
+                f'Cannot decode label map {path} ({type(e).__name__}: {e}); '
+                're-create it with tools/dataset_converters/cityscapes.py'
+            ) from e
+        if seg is None:
+            raise BadDataError(f'Cannot decode label map {path}; re-create '
+                               'it with tools/dataset_converters/'
+                               'cityscapes.py')
+        seg = seg.squeeze()
+        if seg.ndim != 2:
+            raise BadDataError(
+                f'Label map {path} has shape {seg.shape}; expected one '
+                'channel of class indices (a *_labelTrainIds.png, not a '
+                'colour image)')
+        return seg.astype(np.uint8)
+
+    def transform(self, results: dict) -> dict:
+        path = results['seg_map_path']
+        seg = self._read(path)
+        ori_shape = results.get('ori_shape')
+        if ori_shape is not None and tuple(seg.shape) != tuple(
+                ori_shape[:2]):
+            raise BadDataError(
+                f'Label map {path} is {seg.shape[1]}x{seg.shape[0]} (WxH) '
+                f'but its image {results.get("img_path")} is '
+                f'{ori_shape[1]}x{ori_shape[0]}; they must match pixel for '
+                'pixel')
+
+        reduce_zero_label = self.reduce_zero_label
+        if reduce_zero_label is None:
+            reduce_zero_label = results.get('reduce_zero_label', False)
+        if reduce_zero_label:
+            # 0 → 255 and k → k - 1, without uint8 wrap-around.
+            seg = seg.copy()
+            seg[seg == 0] = 255
+            seg = seg - 1
+            seg[seg == 254] = 255
+        label_map = results.get('label_map')
+        if label_map is not None:
+            table = np.arange(256, dtype=np.uint8)
+            for old, new in label_map.items():
+                table[old] = new
+            seg = table[seg]
+        num_classes = self.num_classes or results.get('num_classes')
+        if num_classes is not None:
+            self._check_values(seg, num_classes, reduce_zero_label, path)
+
+        results['gt_seg_map'] = seg
+        results.setdefault('seg_fields', []).append('gt_seg_map')
+        return results
+
+    def _check_values(self, seg: np.ndarray, num_classes: int,
+                      reduce_zero_label: bool, path: str) -> None:
+        """Raise if a value is neither a class index nor ignore_index."""
+        valid = np.zeros(256, dtype=bool)
+        valid[:num_classes] = True
+        valid[self.ignore_index] = True
+        if valid[seg].all():  # one table look-up per pixel: cheap
+            return
+        bad = np.unique(seg[~valid[seg]]).tolist()
+        shown = ', '.join(map(str, bad[:10])) + (' ...' if len(bad) > 10
+                                                 else '')
+        raise BadDataError(
+            f'Label map {path} has values [{shown}] that are neither a '
+            f'class index (0..{num_classes - 1}) nor ignore_index '
+            f'{self.ignore_index}. Check num_classes ({num_classes}), '
+            f'reduce_zero_label ({reduce_zero_label}) and that the labels '
+            'are train ids made by tools/dataset_converters/cityscapes.py '
+            '(not raw *_labelIds.png).')
+
+    def __repr__(self) -> str:
+        return (f'{self.__class__.__name__}(reduce_zero_label='
+                f'{self.reduce_zero_label}, imdecode_backend='
+                f"'{self.imdecode_backend}', num_classes={self.num_classes},"
+                f' backend_args={self.backend_args})')

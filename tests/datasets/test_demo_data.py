@@ -1,0 +1,89 @@
+"""The generated demo data set: layout, labels, determinism, atomicity."""
+import hashlib
+import importlib.util
+import json
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from emanet.datasets.demo_data import (
+    ensure_demo_data,
+    generate_demo_data,
+    is_demo_data,
+    render_scene,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def digests(root: Path) -> dict:
+    return {
+        str(p.relative_to(root)): hashlib.md5(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob('*')) if p.is_file()
+    }
+
+
+def test_layout(demo_data_root):
+    root = Path(demo_data_root)
+    stem = 'demotown/demotown_000000_000019'
+    img = cv2.imread(str(root / f'leftImg8bit/train/{stem}_leftImg8bit.png'))
+    assert img.shape == (256, 512, 3) and img.dtype == np.uint8
+    gt = root / 'gtFine/train'
+    label_ids = cv2.imread(str(gt / f'{stem}_gtFine_labelIds.png'),
+                           cv2.IMREAD_UNCHANGED)
+    assert label_ids.shape == (256, 512) and label_ids.dtype == np.uint8
+    # Real Cityscapes ids: road 7, sidewalk 8, building 11, sky 23,
+    # ego vehicle 1 (void).
+    assert {1, 7, 8, 11, 23} <= set(np.unique(label_ids).tolist())
+    inst = cv2.imread(str(gt / f'{stem}_gtFine_instanceIds.png'),
+                      cv2.IMREAD_UNCHANGED)
+    assert inst.dtype == np.uint16
+    np.testing.assert_array_equal(np.where(inst >= 1000, inst // 1000, inst),
+                                  label_ids)
+    poly = json.loads((gt / f'{stem}_gtFine_polygons.json').read_text())
+    assert (poly['imgHeight'], poly['imgWidth']) == (256, 512)
+    assert {'label', 'polygon'} <= set(poly['objects'][0])
+    assert all(len(p) == 2 for o in poly['objects'] for p in o['polygon'])
+    assert (gt / f'{stem}_gtFine_labelTrainIds.png').is_file()
+    assert len((root / 'train.txt').read_text().split()) == 4
+    assert len(list((root / 'leftImg8bit/val').rglob('*.png'))) == 2
+
+
+def test_same_seed_same_bytes(demo_data_root, tmp_path):
+    again = generate_demo_data(str(tmp_path / 'again'), 4, 2, seed=0)
+    assert digests(Path(again)) == digests(Path(demo_data_root))
+    other = render_scene([1, 0, 0])[0]
+    assert not np.array_equal(other, render_scene([0, 0, 0])[0])
+
+
+def test_ensure_generates_once(tmp_path):
+    root = str(tmp_path / 'demo')
+    assert ensure_demo_data(root, 1, 1) == root and is_demo_data(root)
+    stamp = os.stat(os.path.join(root, 'train.txt')).st_mtime_ns
+    ensure_demo_data(root, 1, 1)
+    assert os.stat(os.path.join(root, 'train.txt')).st_mtime_ns == stamp
+    # No temporary folder is left next to it.
+    assert os.listdir(tmp_path) == ['demo']
+
+
+def test_ensure_refuses_foreign_folder(tmp_path):
+    (tmp_path / 'x').mkdir()
+    (tmp_path / 'x' / 'mine.txt').write_text('keep')
+    with pytest.raises(FileExistsError, match='not a generated demo'):
+        ensure_demo_data(str(tmp_path / 'x'))
+
+
+def test_cli(tmp_path, capsys):
+    path = ROOT / 'tools' / 'misc' / 'make_demo_data.py'
+    spec = importlib.util.spec_from_file_location('make_demo_data', path)
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    out = str(tmp_path / 'd')
+    args = ['--out', out, '--num-train', '2', '--num-val', '1']
+    assert tool.main(args) == 0
+    assert '2 train + 1 val' in capsys.readouterr().out
+    assert tool.main(args) == 0
+    assert '(exists' in capsys.readouterr().out
