@@ -224,6 +224,7 @@ class IoUMetric(BaseMetric):
         for key, value in scores.items():
             if key != 'aAcc':
                 table[key] = [round(float(v) * 100, 2) for v in value]
+        self.per_class = table  # kept for tools/test.py's JSON
         print_log('per class results:', logger)
         print_log('\n' + format_table(table), logger=logger)
         return summary

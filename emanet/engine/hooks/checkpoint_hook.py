@@ -1,0 +1,73 @@
+"""mmengine's CheckpointHook with crash-safe bookkeeping."""
+import os.path as osp
+from typing import Optional
+
+from mmengine.dist import is_main_process
+from mmengine.fileio import LocalBackend
+from mmengine.hooks import CheckpointHook as MMEngineCheckpointHook
+
+from emanet.registry import HOOKS
+from emanet.utils.checkpoint import atomic_write_text, remove_stale_tmp_files
+
+
+@HOOKS.register_module()
+class CheckpointHook(MMEngineCheckpointHook):
+    """Same arguments and config key as mmengine's ``CheckpointHook``.
+
+    Registered under the same name in the ``emanet`` scope, so configs with
+    ``default_scope = 'emanet'`` get it without change. It differs in the
+    order of the steps, so that a process killed at any moment leaves a
+    loadable checkpoint that ``last_checkpoint`` names:
+
+    1. write the new checkpoint (atomically, by ``SegRunner``);
+    2. rewrite ``last_checkpoint`` atomically, after the rename;
+    3. only then delete checkpoints beyond ``max_keep_ckpts`` (mmengine
+       deletes them before writing the new one).
+
+    Temporary files left by a killed save are removed when training starts.
+    """
+
+    def before_train(self, runner) -> None:
+        super().before_train(runner)
+        if is_main_process() and isinstance(self.file_backend, LocalBackend):
+            for folder in {self.out_dir, runner.work_dir}:
+                for name in remove_stale_tmp_files(folder):
+                    runner.logger.info(
+                        f'Removed {name}, left by an interrupted save.')
+
+    def _save_checkpoint_with_step(self, runner, step: int,
+                                   meta: dict) -> None:
+        outdated: Optional[int] = None
+        if self.max_keep_ckpts > 0 and not (
+                self.keep_ckpt_ids and self.keep_ckpt_ids[-1] == step):
+            if len(self.keep_ckpt_ids) == self.max_keep_ckpts:
+                outdated = self.keep_ckpt_ids.popleft()
+            self.keep_ckpt_ids.append(step)
+            runner.message_hub.update_info('keep_ckpt_ids',
+                                           list(self.keep_ckpt_ids))
+
+        ckpt_filename = self.filename_tmpl.format(step)
+        self.last_ckpt = self.file_backend.join_path(self.out_dir,
+                                                     ckpt_filename)
+        runner.message_hub.update_info('last_ckpt', self.last_ckpt)
+        runner.save_checkpoint(
+            self.out_dir,
+            ckpt_filename,
+            self.file_client_args,
+            save_optimizer=self.save_optimizer,
+            save_param_scheduler=self.save_param_scheduler,
+            meta=meta,
+            by_epoch=self.by_epoch,
+            backend_args=self.backend_args,
+            **self.args)
+        if not is_main_process():
+            return
+        atomic_write_text(
+            osp.join(runner.work_dir, 'last_checkpoint'), self.last_ckpt)
+        if outdated is not None:
+            path = self.file_backend.join_path(
+                self.out_dir, self.filename_tmpl.format(outdated))
+            if self.file_backend.isfile(path):
+                self.file_backend.remove(path)
+            elif self.file_backend.isdir(path):
+                self.file_backend.rmtree(path)  # deepspeed checkpoints

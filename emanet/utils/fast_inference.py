@@ -1,0 +1,288 @@
+"""Opt-in inference fast path: BN folding, channels_last, autocast, compile.
+
+``prepare_for_inference(model)`` turns a segmentor whose weights are already
+loaded into an inference-only model that gives the same predictions in
+float32 (BatchNorm folded into the convolutions feeding it, channels_last
+activations, ``torch.inference_mode``). Autocast (``amp='bf16'|'fp16'``) and
+``torch.compile`` are further opt-ins that trade exactness or start-up time
+for speed. Load checkpoints BEFORE calling it: folding rewrites conv weights
+and removes the BatchNorm entries from the state dict.
+"""
+import contextlib
+import functools
+import inspect
+from typing import Any, Dict, List, Optional, Tuple
+
+import torch
+from torch import nn
+from torch.nn.modules.batchnorm import _BatchNorm
+from torch.nn.modules.conv import _ConvNd
+
+_FUSED_ATTR = '_fused_bn_prefixes'
+
+
+def _fold_bn_into_conv(conv: _ConvNd, bn: _BatchNorm) -> None:
+    """Rewrite ``conv`` so that ``conv(x) == bn(conv(x))`` in eval mode.
+
+    w' = w * g / sqrt(var + eps) per output channel and
+    b' = (b - mean) * g / sqrt(var + eps) + beta; computed in float64 so
+    the folded weights round only once.
+    """
+    w = conv.weight.detach().double()  # [C_out, C_in / groups, *k]
+    mean = bn.running_mean.double()  # [C_out]
+    var = bn.running_var.double()  # [C_out]
+    gamma = (bn.weight.detach().double()
+             if bn.weight is not None else torch.ones_like(mean))
+    beta = (bn.bias.detach().double()
+            if bn.bias is not None else torch.zeros_like(mean))
+    bias = (conv.bias.detach().double()
+            if conv.bias is not None else torch.zeros_like(mean))
+    scale = gamma / torch.sqrt(var + bn.eps)  # [C_out]
+    shape = (-1, ) + (1, ) * (w.dim() - 1)
+    new_w = (w * scale.reshape(shape)).to(conv.weight.dtype)
+    new_b = ((bias - mean) * scale + beta).to(conv.weight.dtype)
+    conv.weight = nn.Parameter(
+        new_w, requires_grad=conv.weight.requires_grad)
+    conv.bias = nn.Parameter(new_b, requires_grad=False)
+
+
+def _trace_conv_bn_pairs(model: nn.Module,
+                         forward_fn) -> List[Tuple[str, str]]:
+    """Find ``(conv_name, bn_name)`` pairs where the BN reads the conv.
+
+    One forward pass is run with hooks on every conv and BatchNorm: a pair
+    qualifies when the BN's input is the very tensor object the conv
+    returned, both run exactly once and no other hooked layer reads that
+    tensor, so folding cannot change what any other layer sees.
+    """
+    names = {m: n for n, m in model.named_modules()}
+    calls: Dict[str, int] = {}
+    produced: Dict[int, Tuple[str, torch.Tensor]] = {}  # id -> (conv, out)
+    readers: Dict[int, List[str]] = {}
+    seen: List[torch.Tensor] = []  # alive tensors cannot share an id
+    handles = []
+
+    def pre_hook(module, args):
+        name = names[module]
+        calls[name] = calls.get(name, 0) + 1
+        for arg in args:
+            if isinstance(arg, torch.Tensor):
+                seen.append(arg)
+                readers.setdefault(id(arg), []).append(name)
+
+    def conv_hook(module, args, output):
+        if isinstance(output, torch.Tensor):
+            produced[id(output)] = (names[module], output)
+
+    for module in model.modules():
+        if isinstance(module, (_ConvNd, _BatchNorm)):
+            handles.append(module.register_forward_pre_hook(pre_hook))
+        if isinstance(module, _ConvNd):
+            handles.append(module.register_forward_hook(conv_hook))
+    try:
+        with torch.no_grad():
+            forward_fn()
+    finally:
+        for handle in handles:
+            handle.remove()
+
+    pairs = []
+    for tensor_id, (conv_name, _) in produced.items():
+        tensor_readers = readers.get(tensor_id, [])
+        if len(tensor_readers) != 1 or calls[conv_name] != 1:
+            continue
+        bn_name = tensor_readers[0]
+        bn = model.get_submodule(bn_name)
+        if isinstance(bn, _BatchNorm) and calls[bn_name] == 1:
+            pairs.append((conv_name, bn_name))
+    return pairs
+
+
+def _check_not_fused(module, state_dict, prefix, *args) -> None:
+    """Refuse to load BatchNorm statistics into a folded model."""
+    for bn_prefix in getattr(module, _FUSED_ATTR, ()):
+        key = f'{prefix}{bn_prefix}.running_mean'
+        if key in state_dict:
+            raise RuntimeError(
+                f'state dict key {key!r} belongs to a BatchNorm that was '
+                'folded into its convolution: load the checkpoint before '
+                'calling fuse_conv_bn / prepare_for_inference')
+
+
+def fuse_conv_bn(model: nn.Module, forward_fn) -> int:
+    """Fold every eval-mode BatchNorm into the convolution that feeds it.
+
+    Each folded BN is replaced by ``nn.Identity``. BatchNorms in training
+    mode, without running statistics, fed by anything but a single conv
+    output, or not run by ``forward_fn`` (e.g. an auxiliary head that
+    inference skips) are left as they are.
+
+    Args:
+        model: the module to rewrite in place. Load its weights first.
+        forward_fn: a no-argument callable that runs one (small) forward
+            pass of ``model``; it is used to see which conv feeds which BN.
+
+    Returns:
+        int: the number of BatchNorm layers folded.
+    """
+    pairs = _trace_conv_bn_pairs(model, forward_fn)
+    fused = []
+    for conv_name, bn_name in pairs:
+        conv = model.get_submodule(conv_name)
+        bn = model.get_submodule(bn_name)
+        if bn.training or bn.running_mean is None:
+            continue
+        _fold_bn_into_conv(conv, bn)
+        parent_name, _, child = bn_name.rpartition('.')
+        parent = model.get_submodule(parent_name)
+        if isinstance(parent, (nn.Sequential, nn.ModuleList)) and \
+                child.isdigit():
+            parent[int(child)] = nn.Identity()
+        else:
+            setattr(parent, child, nn.Identity())
+        fused.append(bn_name)
+    if fused:
+        if not hasattr(model, _FUSED_ATTR):
+            setattr(model, _FUSED_ATTR, [])
+            model.register_load_state_dict_pre_hook(_check_not_fused)
+        getattr(model, _FUSED_ATTR).extend(fused)
+    return len(fused)
+
+
+def _first_conv_in_channels(model: nn.Module) -> int:
+    for module in model.modules():
+        if isinstance(module, _ConvNd):
+            return module.in_channels
+    return 3
+
+
+def _model_device(model: nn.Module) -> torch.device:
+    for param in model.parameters():
+        return param.device
+    return torch.device('cpu')
+
+
+def _call_tensor_mode(model: nn.Module, inputs: torch.Tensor) -> Any:
+    """Run the raw-logits forward: ``mode='tensor'`` for segmentors."""
+    if 'mode' in inspect.signature(model.forward).parameters:
+        return model(inputs, mode='tensor')
+    return model(inputs)
+
+
+def resolve_amp_dtype(amp: Any,
+                      device_type: str) -> Optional[torch.dtype]:
+    """Map ``amp`` (None/False, True, 'bf16', 'fp16') to an autocast dtype.
+
+    ``True`` picks bfloat16 on CPU and on GPUs that support it, else
+    float16.
+    """
+    if amp in (None, False, 'none', 'fp32'):
+        return None
+    if amp is True:
+        if device_type == 'cuda' and not torch.cuda.is_bf16_supported():
+            return torch.float16
+        return torch.bfloat16
+    dtypes = {'bf16': torch.bfloat16, 'bfloat16': torch.bfloat16,
+              'fp16': torch.float16, 'float16': torch.float16}
+    if amp not in dtypes:
+        raise ValueError(f'amp={amp!r} is not supported: use one of '
+                         f'None, True, {sorted(dtypes)}')
+    return dtypes[amp]
+
+
+def inference_context(device_type: str = 'cpu',
+                      amp_dtype: Optional[torch.dtype] = None):
+    """``torch.inference_mode`` plus autocast to ``amp_dtype`` if given."""
+    stack = contextlib.ExitStack()
+    stack.enter_context(torch.inference_mode())
+    if amp_dtype is not None:
+        stack.enter_context(torch.autocast(device_type, dtype=amp_dtype))
+    return stack
+
+
+def _to_channels_last(module, args, kwargs):
+    """Forward pre-hook: 4-D tensor inputs become channels_last."""
+    def convert(value):
+        if isinstance(value, torch.Tensor) and value.dim() == 4:
+            return value.contiguous(memory_format=torch.channels_last)
+        return value
+    return (tuple(convert(a) for a in args),
+            {k: convert(v) for k, v in kwargs.items()})
+
+
+def prepare_for_inference(model: nn.Module,
+                          fuse_bn: bool = True,
+                          channels_last: bool = True,
+                          amp: Any = None,
+                          compile: bool = False,
+                          example_inputs: Optional[torch.Tensor] = None
+                          ) -> nn.Module:
+    """Make ``model`` (weights already loaded) an inference-only fast model.
+
+    The model is changed in place and returned: eval mode, gradients off,
+    BatchNorm folded into convolutions (``fuse_bn``), weights and inputs in
+    channels_last (``channels_last``), and ``forward`` run under
+    ``torch.inference_mode`` and, with ``amp``, autocast. With ``compile``
+    the backbone and heads are compiled by inductor (weights frozen as
+    constants), which costs a long first call. ``cudnn.benchmark`` is
+    turned on for CUDA models. The float32 settings give the predictions
+    of the plain model up to float rounding; do not train the result.
+
+    Args:
+        model: a segmentor (``forward(inputs, mode='tensor')``) or any
+            module taking a ``[N, C, H, W]`` tensor.
+        fuse_bn: fold eval-mode BatchNorm into the preceding conv.
+        channels_last: use the channels_last memory format.
+        amp: None (float32), True, 'bf16' or 'fp16' autocast.
+        compile: ``torch.compile`` the backbone, neck and heads.
+        example_inputs: ``[1, C, H, W]`` input for the one small forward
+            that finds conv/BN pairs; 64x64 zeros by default.
+
+    Returns:
+        nn.Module: the same ``model`` object.
+    """
+    if getattr(model, '_prepared_for_inference', False):
+        raise RuntimeError('prepare_for_inference was already applied to '
+                           'this model: call it once, on a freshly loaded '
+                           'model')
+    model.eval()
+    model.requires_grad_(False)
+    device = _model_device(model)
+    if fuse_bn:
+        if example_inputs is None:
+            example_inputs = torch.zeros(
+                1, _first_conv_in_channels(model), 64, 64, device=device)
+        fuse_conv_bn(model,
+                     lambda: _call_tensor_mode(model, example_inputs))
+    if channels_last:
+        model.to(memory_format=torch.channels_last)
+        model.register_forward_pre_hook(_to_channels_last, with_kwargs=True)
+    if device.type == 'cuda':
+        torch.backends.cudnn.benchmark = True
+    if compile:
+        _compile_parts(model)
+    amp_dtype = resolve_amp_dtype(amp, device.type)
+    plain_forward = model.forward
+
+    @functools.wraps(plain_forward)
+    def forward(*args, **kwargs):
+        with inference_context(device.type, amp_dtype):
+            return plain_forward(*args, **kwargs)
+
+    model.forward = forward
+    model._prepared_for_inference = True
+    return model
+
+
+def _compile_parts(model: nn.Module) -> None:
+    """Compile the tensor-only parts; python-side metas stay eager.
+
+    ``Module.compile`` compiles in place, so state-dict keys do not change.
+    Freezing lets inductor fold weights as constants and pre-pack them for
+    the convolution library.
+    """
+    parts = [getattr(model, name) for name in
+             ('backbone', 'neck', 'decode_head')
+             if isinstance(getattr(model, name, None), nn.Module)]
+    for part in parts or [model]:
+        part.compile(dynamic=False, options={'freezing': True})

@@ -1,0 +1,172 @@
+"""The inference fast path predicts what the plain model predicts."""
+import copy
+
+import pytest
+import torch
+from torch import nn
+from torch.nn.modules.batchnorm import _BatchNorm
+
+from emanet.registry import MODELS
+from emanet.utils.fast_inference import (
+    fuse_conv_bn,
+    prepare_for_inference,
+    resolve_amp_dtype,
+)
+
+NORM = dict(type='BN', requires_grad=True)
+
+
+def tiny_emanet_cfg() -> dict:
+    """A ResNetV1c-18 EMANet with 8..64 channels and 5 classes."""
+    return dict(
+        type='EncoderDecoder',
+        data_preprocessor=dict(type='SegDataPreProcessor',
+                               mean=[123.675, 116.28, 103.53],
+                               std=[58.395, 57.12, 57.375], bgr_to_rgb=True),
+        backbone=dict(type='ResNetV1c', depth=18, stem_channels=8,
+                      base_channels=8, strides=(1, 2, 1, 1),
+                      dilations=(1, 1, 2, 4), norm_cfg=NORM,
+                      contract_dilation=True),
+        decode_head=dict(type='EMAHead', in_channels=64, in_index=3,
+                         channels=16, ema_channels=16, num_bases=8,
+                         num_stages=3, momentum=0.1, dropout_ratio=0.1,
+                         num_classes=5, norm_cfg=NORM, align_corners=False,
+                         loss_decode=dict(type='CrossEntropyLoss',
+                                          loss_weight=1.0)),
+        auxiliary_head=dict(type='FCNHead', in_channels=32, in_index=2,
+                            channels=8, num_convs=1, concat_input=False,
+                            dropout_ratio=0.1, num_classes=5, norm_cfg=NORM,
+                            align_corners=False,
+                            loss_decode=dict(type='CrossEntropyLoss',
+                                             loss_weight=0.4)),
+        test_cfg=dict(mode='whole'))
+
+
+def randomise_bn(model: nn.Module) -> None:
+    """Non-trivial running statistics and affine parameters."""
+    gen = torch.Generator().manual_seed(1)
+    for module in model.modules():
+        if isinstance(module, _BatchNorm):
+            n = module.num_features
+            module.running_mean.copy_(torch.rand(n, generator=gen) - 0.5)
+            module.running_var.copy_(torch.rand(n, generator=gen) + 0.5)
+            module.weight.data.copy_(torch.rand(n, generator=gen) + 0.5)
+            module.bias.data.copy_(torch.rand(n, generator=gen) - 0.5)
+
+
+@pytest.fixture(scope='module')
+def plain_model() -> nn.Module:
+    torch.manual_seed(0)
+    model = MODELS.build(tiny_emanet_cfg())
+    randomise_bn(model)
+    return model.eval()
+
+
+def batch_norms(module: nn.Module) -> list:
+    return [m for m in module.modules() if isinstance(m, _BatchNorm)]
+
+
+def num_params(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+@pytest.mark.parametrize('channels_last', [False, True])
+def test_fast_path_gives_plain_logits_and_predictions(plain_model,
+                                                      channels_last):
+    inputs = torch.randn(2, 3, 64, 128, generator=torch.Generator()
+                         .manual_seed(2))
+    with torch.no_grad():
+        plain_logits = plain_model(inputs, mode='tensor')  # [2, 5, 8, 16]
+        plain_pred = plain_model(inputs, mode='predict')
+    fast = prepare_for_inference(copy.deepcopy(plain_model),
+                                 channels_last=channels_last)
+    fast_logits = fast(inputs, mode='tensor')
+    fast_pred = fast(inputs, mode='predict')
+    assert fast_logits.shape == plain_logits.shape == (2, 5, 8, 16)
+    assert (fast_logits - plain_logits).abs().max().item() < 1e-3
+    for plain_sample, fast_sample in zip(plain_pred, fast_pred):
+        assert torch.equal(fast_sample.pred_sem_seg.data,
+                           plain_sample.pred_sem_seg.data)
+    assert fast_logits.is_inference()
+    if channels_last:
+        weight = fast.backbone.stem[0].weight
+        assert weight.is_contiguous(memory_format=torch.channels_last)
+
+
+def test_fuser_removes_every_bn_inference_runs(plain_model):
+    model = copy.deepcopy(plain_model)
+    before = num_params(model)
+    assert len(batch_norms(model.backbone)) > 10
+    prepare_for_inference(model, channels_last=False)
+    assert batch_norms(model.backbone) == []
+    assert batch_norms(model.decode_head) == []
+    # The auxiliary head is not run by inference, so it is left as it was.
+    assert len(batch_norms(model.auxiliary_head)) == 1
+    assert num_params(model) < before
+    assert isinstance(model.backbone.layer1[0].bn1, nn.Identity)
+    assert model.backbone.layer1[0].conv1.bias is not None
+
+
+def test_fused_model_refuses_a_checkpoint(plain_model):
+    state = plain_model.state_dict()
+    model = prepare_for_inference(copy.deepcopy(plain_model))
+    with pytest.raises(RuntimeError, match='load the checkpoint before'):
+        model.load_state_dict(state)
+
+
+def test_fuser_leaves_training_bn_and_shared_outputs_alone():
+    torch.manual_seed(0)
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv_a = nn.Conv2d(3, 4, 3, padding=1)
+            self.bn_a = nn.BatchNorm2d(4)
+            self.conv_b = nn.Conv2d(4, 4, 1, bias=False)
+            self.bn_b = nn.BatchNorm2d(4)
+            self.shared = nn.Conv2d(4, 4, 1)
+
+        def forward(self, x):
+            x = self.bn_a(self.conv_a(x))
+            y = self.conv_b(x)
+            # conv_b's output also feeds `shared`: folding would change it
+            return self.bn_b(y) + self.shared(y)
+
+    net = Net()
+    randomise_bn(net)
+    x = torch.randn(1, 3, 8, 8)
+    net.eval()
+    with torch.no_grad():
+        expected = net(x)
+    assert fuse_conv_bn(net, lambda: net(x)) == 1
+    assert isinstance(net.bn_a, nn.Identity)
+    assert isinstance(net.bn_b, nn.BatchNorm2d)
+    with torch.no_grad():
+        assert torch.allclose(net(x), expected, atol=1e-5)
+    net.train()
+    net.bn_b.train()
+    assert fuse_conv_bn(net, lambda: net(x)) == 0
+
+
+def test_bf16_autocast_path_runs_and_keeps_output_dtype(plain_model):
+    fast = prepare_for_inference(copy.deepcopy(plain_model), amp='bf16')
+    inputs = torch.randn(1, 3, 64, 64)
+    logits = fast(inputs, mode='tensor')
+    assert logits.dtype == torch.bfloat16
+    with torch.no_grad():
+        plain = plain_model(inputs, mode='tensor')
+    assert (logits.float() - plain).abs().max().item() < 0.5
+
+
+def test_amp_names():
+    assert resolve_amp_dtype(None, 'cpu') is None
+    assert resolve_amp_dtype(True, 'cpu') is torch.bfloat16
+    assert resolve_amp_dtype('fp16', 'cuda') is torch.float16
+    with pytest.raises(ValueError, match="amp='int8'"):
+        resolve_amp_dtype('int8', 'cpu')
+
+
+def test_prepare_twice_is_refused(plain_model):
+    model = prepare_for_inference(copy.deepcopy(plain_model))
+    with pytest.raises(RuntimeError, match='already applied'):
+        prepare_for_inference(model)

@@ -1,0 +1,105 @@
+"""The benchmark tools run in-process and print their fields."""
+import importlib.util
+import os.path as osp
+import re
+import sys
+
+import pytest
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+TOOLS = osp.join(ROOT, 'tools', 'analysis_tools')
+DEMO_CFG = osp.join(ROOT, 'configs', 'emanet',
+                    'emanet_r18-d8_1xb4-400_cityscapes-demo-256x512.py')
+# A narrower demo model keeps each step well under a second on 2 cores.
+SMALL = ['--cfg-options', 'model.backbone.base_channels=16',
+         'model.backbone.stem_channels=16',
+         'model.decode_head.in_channels=128',
+         'model.decode_head.channels=32',
+         'model.decode_head.ema_channels=32',
+         'model.auxiliary_head.in_channels=64',
+         'model.auxiliary_head.channels=16']
+
+
+def load_tool(name: str):
+    """Import ``tools/analysis_tools/<name>.py`` as a module."""
+    if TOOLS not in sys.path:
+        sys.path.insert(0, TOOLS)
+    spec = importlib.util.spec_from_file_location(
+        f'_tool_{name}', osp.join(TOOLS, f'{name}.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def number(text: str, field: str) -> float:
+    match = re.search(rf'^{re.escape(field)}: ([0-9.]+)', text, re.M)
+    assert match, f'{field!r} missing from:\n{text}'
+    return float(match.group(1))
+
+
+def test_benchmark_random_images_fast_and_check(capsys):
+    benchmark = load_tool('benchmark')
+    results = benchmark.main([DEMO_CFG, '--shape', '64', '128',
+                              '--num-images', '2', '--warmup', '1',
+                              '--fast', '--check', '--device', 'cpu',
+                              *SMALL])
+    out = capsys.readouterr().out
+    assert 'inputs=random 64x128' in out
+    assert 'fast=True' in out and 'test_mode=whole' in out
+    fps = number(out, 'fps')
+    assert fps > 0 and fps == pytest.approx(results['fps'], rel=1e-2)
+    assert number(out, 'ms/image') == pytest.approx(1000 / fps, rel=1e-2)
+    assert number(out, 'peak memory') > 50  # MiB: torch alone needs more
+    assert 'CPU peak RSS' in out
+    # The exact float32 fast path predicts what the plain model predicts.
+    assert results['max_abs_logit_diff'] < 1e-3
+    assert results['pixel_agreement'] >= 0.9999
+    assert 'pixel agreement 100.0000%' in out
+
+
+def test_benchmark_one_test_set_image_slide_bf16(capsys):
+    benchmark = load_tool('benchmark')
+    results = benchmark.main([
+        DEMO_CFG, '--num-images', '1', '--warmup', '0', '--fast',
+        '--amp', 'bf16', *SMALL, 'model.test_cfg.mode=slide',
+        'model.test_cfg.crop_size=[256,256]',
+        'model.test_cfg.stride=[256,256]'])
+    out = capsys.readouterr().out
+    assert 'inputs=test set' in out
+    assert 'test_mode=slide' in out and 'amp=bfloat16' in out
+    assert results['fps'] > 0 and results['peak_memory_mib'] > 50
+    assert re.search(r'^run 1/1: [0-9.]+ s for 1 image\(s\)', out, re.M)
+
+
+def test_benchmark_rejects_zero_images():
+    benchmark = load_tool('benchmark')
+    with pytest.raises(SystemExit):
+        benchmark.main([DEMO_CFG, '--num-images', '0'])
+
+
+def test_benchmark_train_prints_speed_and_memory(capsys):
+    benchmark_train = load_tool('benchmark_train')
+    results = benchmark_train.main([
+        DEMO_CFG, '--shape', '64', '128', '--batch-size', '2', '--iters',
+        '2', '--warmup', '1', '--amp', '--channels-last', '--device', 'cpu',
+        *SMALL])
+    out = capsys.readouterr().out
+    assert 'batch_size=2' in out and 'shape=64x128' in out
+    assert 'optim_wrapper=CPUAmpOptimWrapper' in out
+    assert 'amp=bfloat16' in out and 'channels_last=True' in out
+    assert number(out, 'iters/s') == pytest.approx(results['iters_per_s'],
+                                                   rel=1e-2)
+    assert number(out, 'images/s') == pytest.approx(
+        2 * results['iters_per_s'], rel=1e-2)
+    assert number(out, 'peak memory') > 50
+    assert results['loss'] > 0
+
+
+def test_benchmark_train_fp32_overrides_the_configs_amp(capsys):
+    benchmark_train = load_tool('benchmark_train')
+    benchmark_train.main([DEMO_CFG, '--shape', '64', '64', '--batch-size',
+                          '1', '--iters', '1', '--warmup', '0', '--fp32',
+                          *SMALL])
+    out = capsys.readouterr().out
+    assert 'optim_wrapper=OptimWrapper' in out and 'amp=off' in out
+    assert number(out, 'ms/iter') > 0
