@@ -1,0 +1,55 @@
+"""Segment one image and save the colour overlay.
+
+Example::
+
+    python demo/image_demo.py data/cityscapes_demo/leftImg8bit/val/testburg/testburg_000000_000019_leftImg8bit.png \\
+        configs/emanet/emanet_r18-d8_1xb4-400_cityscapes-demo-256x512.py \\
+        work_dirs/emanet_r18-d8_1xb4-400_cityscapes-demo-256x512/iter_400.pth \\
+        --out-file result.png
+"""  # noqa: E501
+import argparse
+from typing import List, Optional
+
+import numpy as np
+
+from emanet.apis import inference_model, init_model, show_result
+
+
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description='Segment one image')
+    parser.add_argument('img', help='image file')
+    parser.add_argument('config', help='config file')
+    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument(
+        '--out-file', default='result.png', help='overlay PNG to write')
+    parser.add_argument(
+        '--opacity', type=float, default=0.5,
+        help='opacity of the colour mask, in (0, 1]')
+    parser.add_argument(
+        '--device', default=None,
+        help='e.g. cpu or cuda:0 (default: cuda when available)')
+    parser.add_argument(
+        '--with-labels', action='store_true',
+        help='write class names on the overlay')
+    return parser.parse_args(argv)
+
+
+def main(argv: Optional[List[str]] = None) -> np.ndarray:
+    args = parse_args(argv)
+    model = init_model(args.config, args.checkpoint, device=args.device)
+    result = inference_model(model, args.img)
+    drawn = show_result(model, args.img, result, out_file=args.out_file,
+                        opacity=args.opacity, with_labels=args.with_labels)
+    classes = model.dataset_meta['classes']
+    pred = result.pred_sem_seg.data[0].cpu().numpy()
+    ids, counts = np.unique(pred, return_counts=True)
+    shares = ', '.join(f'{classes[i]} {c / pred.size:.1%}'
+                       for i, c in sorted(zip(ids, counts),
+                                          key=lambda x: -x[1]))
+    print(f'predicted classes: {shares}')
+    print(f'overlay saved to {args.out_file}')
+    return drawn
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,194 @@
+"""Build a segmentor from a config and run it on images."""
+import copy
+import os.path as osp
+import warnings
+from pathlib import Path
+from typing import List, Optional, Sequence, Union
+
+import mmcv
+import numpy as np
+import torch
+import torch.nn as nn
+from mmengine.config import Config
+from mmengine.dataset import Compose
+from mmengine.model import revert_sync_batchnorm
+from mmengine.registry import init_default_scope
+
+from emanet.registry import DATASETS, MODELS, TRANSFORMS
+from emanet.structures import SegDataSample
+from emanet.utils.checkpoint import load_checkpoint
+
+from .utils import revert_sync_bn_cfg
+
+ImageType = Union[str, Path, np.ndarray]
+
+
+def _dataset_meta_from_cfg(cfg: Config) -> Optional[dict]:
+    """Classes and palette of the config's test data set class."""
+    dataloader = cfg.get('test_dataloader') or cfg.get('val_dataloader')
+    if not dataloader:
+        return None
+    dataset_type = dataloader.get('dataset', {}).get('type')
+    if isinstance(dataset_type, str):
+        dataset_cls = DATASETS.get(dataset_type)
+    else:  # a class given directly in a Python config
+        dataset_cls = dataset_type
+    meta = getattr(dataset_cls, 'METAINFO', None)
+    return copy.deepcopy(dict(meta)) if meta else None
+
+
+def init_model(config: Union[str, Path, Config],
+               checkpoint: Optional[str] = None,
+               device: Optional[str] = None,
+               cfg_options: Optional[dict] = None) -> nn.Module:
+    """Build a segmentor in eval mode, optionally with weights.
+
+    Pretrained backbone weights are never fetched and SyncBN becomes BN.
+    ``model.dataset_meta`` (classes, palette) comes from the checkpoint's
+    meta when saved there, else from the config's data set class.
+
+    Args:
+        config: config file path or :class:`Config`.
+        checkpoint (str, optional): checkpoint file; random weights if None.
+        device (str, optional): ``'cuda'`` when available, else ``'cpu'``.
+        cfg_options (dict, optional): overrides merged into the config.
+
+    Returns:
+        nn.Module: the segmentor, with ``cfg`` and ``dataset_meta`` set.
+    """
+    if isinstance(config, (str, Path)):
+        config = Config.fromfile(str(config))
+    elif isinstance(config, Config):
+        config = copy.deepcopy(config)
+    else:
+        raise TypeError('config must be a file path or an mmengine Config, '
+                        f'got {type(config).__name__}')
+    if cfg_options:
+        config.merge_from_dict(cfg_options)
+    if device is None:
+        device = 'cuda' if torch.cuda.is_available() else 'cpu'
+    model_cfg = config.model
+    model_cfg.pretrained = None
+    if 'init_cfg' in model_cfg.get('backbone', {}):
+        model_cfg.backbone.init_cfg = None
+    model_cfg.train_cfg = None
+    revert_sync_bn_cfg(model_cfg)
+    init_default_scope(config.get('default_scope', 'emanet'))
+
+    model = MODELS.build(model_cfg)
+    # Catches SyncBN built in code rather than through norm_cfg.
+    model = revert_sync_batchnorm(model)
+    dataset_meta = None
+    if checkpoint is not None:
+        ckpt = load_checkpoint(model, checkpoint, map_location='cpu')
+        meta = ckpt.get('meta', {}) if isinstance(ckpt, dict) else {}
+        if 'dataset_meta' in meta:
+            dataset_meta = meta['dataset_meta']
+        elif 'CLASSES' in meta:  # mmsegmentation 0.x checkpoints
+            dataset_meta = {'classes': meta['CLASSES'],
+                            'palette': meta.get('PALETTE')}
+    if dataset_meta is None or dataset_meta.get('palette') is None:
+        from_cfg = _dataset_meta_from_cfg(config)
+        if from_cfg is None:
+            warnings.warn('no classes in the checkpoint or the config; '
+                          'using Cityscapes classes and palette',
+                          stacklevel=2)
+            from emanet.datasets import CityscapesDataset
+            from_cfg = copy.deepcopy(dict(CityscapesDataset.METAINFO))
+        dataset_meta = from_cfg
+    model.dataset_meta = dataset_meta
+    model.cfg = config
+    model.to(device)
+    model.eval()
+    return model
+
+
+def _test_pipeline(cfg: Config) -> Compose:
+    """The config's test pipeline without image loading and annotations."""
+    pipeline = cfg.get('test_pipeline')
+    if pipeline is None:
+        pipeline = cfg.test_dataloader.dataset.pipeline
+    kept = [
+        t for t in pipeline if t['type'] not in
+        ('LoadImageFromFile', 'LoadAnnotations', 'LoadImageFromNDArray')
+    ]
+    return Compose([TRANSFORMS.build(copy.deepcopy(t)) for t in kept])
+
+
+def _load(img: ImageType) -> dict:
+    """Pipeline input for a path or a BGR ``[H, W, 3]`` uint8 array."""
+    if isinstance(img, np.ndarray):
+        array, path = img, None
+    elif isinstance(img, (str, Path)):
+        path = str(img)
+        if not osp.isfile(path):
+            raise FileNotFoundError(f'image file not found: {path}')
+        array = mmcv.imread(path)
+        if array is None:
+            raise ValueError(f'could not decode image file: {path}')
+    else:
+        raise TypeError('img must be a path or a numpy array, got '
+                        f'{type(img).__name__}')
+    if array.ndim == 2:  # grayscale: repeat to three channels
+        array = np.repeat(array[..., None], 3, axis=2)
+    shape = array.shape[:2]
+    return dict(img=array, img_path=path, img_shape=shape, ori_shape=shape)
+
+
+def inference_model(
+    model: nn.Module, img: Union[ImageType, Sequence[ImageType]]
+) -> Union[SegDataSample, List[SegDataSample]]:
+    """Segment image(s) with the config's test pipeline.
+
+    Args:
+        model (nn.Module): from :func:`init_model` (needs ``model.cfg``).
+        img: a path, a BGR ``[H, W, 3]`` uint8 array, or a list of them.
+
+    Returns:
+        SegDataSample for one image, a list for a list: ``pred_sem_seg``
+        ``[1, H, W]`` and ``seg_logits`` ``[C, H, W]`` at the image size.
+    """
+    is_batch = isinstance(img, (list, tuple))
+    imgs = list(img) if is_batch else [img]
+    pipeline = _test_pipeline(model.cfg)
+    data = {'inputs': [], 'data_samples': []}
+    for one in imgs:
+        packed = pipeline(_load(one))
+        data['inputs'].append(packed['inputs'])
+        data['data_samples'].append(packed['data_samples'])
+    with torch.no_grad():
+        results = model.test_step(data)
+    return results if is_batch else results[0]
+
+
+def show_result(model: nn.Module,
+                img: ImageType,
+                result: SegDataSample,
+                out_file: Optional[str] = None,
+                opacity: float = 0.5,
+                with_labels: bool = False) -> np.ndarray:
+    """Draw a prediction over its image with the data set palette.
+
+    Args:
+        model (nn.Module): gives ``dataset_meta`` (classes, palette).
+        img: image path or BGR ``[H, W, 3]`` array.
+        result (SegDataSample): from :func:`inference_model`.
+        out_file (str, optional): PNG to write.
+        opacity (float): opacity of the colour mask, in ``(0, 1]``.
+        with_labels (bool): write class names on the overlay.
+
+    Returns:
+        np.ndarray: ``[H, W, 3]`` uint8 RGB overlay.
+    """
+    from emanet.visualization import SegLocalVisualizer
+    model = getattr(model, 'module', model)
+    image = mmcv.bgr2rgb(_load(img)['img'])
+    meta = getattr(model, 'dataset_meta', None) or {}
+    visualizer = SegLocalVisualizer(
+        name=f'show_result_{id(result)}',
+        classes=meta.get('classes'),
+        palette=meta.get('palette'),
+        alpha=opacity)
+    return visualizer.add_datasample(
+        'result', image, data_sample=result, draw_gt=False,
+        out_file=out_file, with_labels=with_labels)

@@ -1,0 +1,54 @@
+"""Config adjustments shared by the tools and the inference API."""
+import logging
+from typing import Any
+
+import torch
+from mmengine.config import Config
+from mmengine.logging import print_log
+
+
+def revert_sync_bn_cfg(node: Any) -> int:
+    """Turn every ``norm_cfg`` of type ``SyncBN`` into ``BN``, in place.
+
+    SyncBN and BN share state-dict keys, so checkpoints load either way.
+
+    Args:
+        node: a config (dict / list tree), typically ``cfg.model``.
+
+    Returns:
+        int: how many ``SyncBN`` entries were changed.
+    """
+    changed = 0
+    if isinstance(node, dict):
+        if node.get('type') == 'SyncBN':
+            node['type'] = 'BN'
+            changed += 1
+        for value in node.values():
+            changed += revert_sync_bn_cfg(value)
+    elif isinstance(node, (list, tuple)):
+        for value in node:
+            changed += revert_sync_bn_cfg(value)
+    return changed
+
+
+def prepare_launch(cfg: Config, launcher: str) -> None:
+    """Fit ``cfg`` to the launcher and device before building a Runner.
+
+    Without CUDA, distributed runs use the ``gloo`` backend, and SyncBN
+    (CUDA/NCCL only in a process group) becomes BN; single-process runs use
+    BN too, where SyncBN would only cost time.
+
+    Args:
+        cfg (Config): the full config, changed in place.
+        launcher (str): ``'none'``, ``'pytorch'`` or ``'slurm'``.
+    """
+    cfg.launcher = launcher
+    distributed = launcher != 'none'
+    cuda = torch.cuda.is_available()
+    if distributed and not cuda:
+        cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})
+        cfg.env_cfg.dist_cfg['backend'] = 'gloo'
+    if not (distributed and cuda) and revert_sync_bn_cfg(cfg.model):
+        where = 'without CUDA' if not cuda else 'in a single process'
+        print_log(f'SyncBN replaced by BN: running {where}.',
+                  logger='current', level=logging.INFO)

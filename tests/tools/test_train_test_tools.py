@@ -1,0 +1,281 @@
+"""tools/train.py, tools/test.py and the analysis tools, run in-process.
+
+One tiny training run (demo data, ResNetV1c-18 with 8 base channels,
+64x128 crops, 2 iterations, validation at the end) feeds every test run.
+"""
+import glob
+import importlib.util
+import json
+import os
+import os.path as osp
+import shutil
+import sys
+
+import cv2
+import numpy as np
+import pytest
+from mmengine.config import Config
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+DEMO_CONFIG = osp.join(
+    REPO, 'configs/emanet/emanet_r18-d8_1xb4-400_cityscapes-demo-256x512.py')
+METRIC_KEYS = {'aAcc', 'mIoU', 'mAcc'}
+
+TINY = '''
+_base_ = {base!r}
+data_root = {root!r}
+crop_size = (64, 128)
+train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadAnnotations'),
+    dict(type='RandomCrop', crop_size=crop_size, cat_max_ratio=0.75),
+    dict(type='RandomFlip', prob=0.5),
+    dict(type='PackSegInputs'),
+]
+test_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='Resize', scale=(128, 64), keep_ratio=True),
+    dict(type='LoadAnnotations'),
+    dict(type='PackSegInputs'),
+]
+# Two views (one scale, flip off/on) keep --aug-test fast.
+tta_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='TestTimeAug', transforms=[
+        [dict(type='Resize', scale=(128, 64), keep_ratio=True)],
+        [dict(type='RandomFlip', prob=0., direction='horizontal'),
+         dict(type='RandomFlip', prob=1., direction='horizontal')],
+        [dict(type='LoadAnnotations')],
+        [dict(type='PackSegInputs')],
+    ]),
+]
+train_dataloader = dict(
+    batch_size=2, num_workers=0, persistent_workers=False,
+    dataset=dict(data_root=data_root, pipeline=train_pipeline))
+val_dataloader = dict(
+    batch_size=1, num_workers=0, persistent_workers=False,
+    dataset=dict(data_root=data_root, pipeline=test_pipeline))
+test_dataloader = val_dataloader
+model = dict(
+    data_preprocessor=dict(size=crop_size),
+    backbone=dict(stem_channels=8, base_channels=8),
+    decode_head=dict(in_channels=64, channels=16, ema_channels=16,
+                     num_bases=8),
+    auxiliary_head=dict(in_channels=32, channels=8))
+train_cfg = dict(max_iters=2, val_interval=2)
+default_hooks = dict(logger=dict(interval=1), checkpoint=dict(interval=2))
+'''
+
+
+def load_tool(relpath: str):
+    """Import a script under tools/ or demo/ as a module."""
+    if REPO not in sys.path:
+        sys.path.insert(0, REPO)
+    name = 'tool_' + relpath.replace('/', '_')[:-3]
+    spec = importlib.util.spec_from_file_location(
+        name, osp.join(REPO, relpath))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope='module')
+def tiny_config(demo_data_root, tmp_path_factory) -> str:
+    path = tmp_path_factory.mktemp('cfg') / 'tiny_demo.py'
+    path.write_text(TINY.format(base=DEMO_CONFIG, root=demo_data_root))
+    return str(path)
+
+
+@pytest.fixture(scope='module')
+def trained(tiny_config, tmp_path_factory):
+    """Work dir, checkpoint and returned metrics of one tiny run."""
+    work_dir = str(tmp_path_factory.mktemp('train'))
+    metrics = load_tool('tools/train.py').main(
+        [tiny_config, '--work-dir', work_dir, '--seed', '0'])
+    return work_dir, osp.join(work_dir, 'iter_2.pth'), metrics
+
+
+def _labels(root: str, split: str = 'val') -> dict:
+    pattern = osp.join(root, 'gtFine', split, '*',
+                       '*_gtFine_labelTrainIds.png')
+    return {
+        osp.basename(p).replace('_gtFine_labelTrainIds.png', ''): p
+        for p in glob.glob(pattern)
+    }
+
+
+def _stem(png: str) -> str:
+    return osp.basename(png).replace('_leftImg8bit.png', '')
+
+
+@pytest.mark.slow
+def test_train_writes_checkpoint_config_and_metrics(trained, capsys):
+    work_dir, ckpt, metrics = trained
+    assert osp.isfile(ckpt)
+    with open(osp.join(work_dir, 'last_checkpoint')) as f:
+        assert osp.abspath(f.read().strip()) == osp.abspath(ckpt)
+    assert osp.isfile(osp.join(work_dir, 'tiny_demo.py'))  # config dump
+    assert METRIC_KEYS <= set(metrics)
+    assert all(0 <= metrics[k] <= 100 for k in METRIC_KEYS)
+    logs = glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json'))
+    assert len(logs) == 1
+    with open(logs[0]) as f:
+        lines = [json.loads(line) for line in f]
+    train_lines = [r for r in lines if 'loss' in r]
+    assert [r['iter'] for r in train_lines] == [1, 2]
+    assert all('lr' in r and 'time' in r for r in train_lines)
+    assert lines[-1]['mIoU'] == metrics['mIoU']
+
+
+@pytest.mark.slow
+def test_test_tool_metrics_json_out_and_show_dir(trained, tiny_config,
+                                                 demo_data_root, tmp_path,
+                                                 capsys):
+    _, ckpt, train_metrics = trained
+    out_dir, show_dir = tmp_path / 'out', tmp_path / 'show'
+    metrics = load_tool('tools/test.py').main([
+        tiny_config, ckpt, '--work-dir', str(tmp_path), '--out',
+        str(out_dir), '--show-dir', str(show_dir)
+    ])
+    # Same weights and data as the final validation of the training run.
+    assert metrics['mIoU'] == pytest.approx(train_metrics['mIoU'])
+    assert f'mIoU: {metrics["mIoU"]:.2f}' in capsys.readouterr().out
+    with open(tmp_path / 'test_metrics.json') as f:
+        record = json.load(f)
+    assert record['metrics'] == metrics
+    assert record['num_images'] == 2 and record['aug_test'] is False
+    per_class = record['per_class']
+    assert len(per_class['Class']) == len(per_class['IoU']) == 19
+    ious = [v for v in per_class['IoU'] if v is not None]  # NaN -> null
+    assert ious and all(0 <= v <= 100 for v in ious)
+
+    labels = _labels(demo_data_root)
+    preds = sorted(glob.glob(str(out_dir / '*.png')))
+    assert len(preds) == len(labels) == 2
+    for pred_file in preds:
+        pred = cv2.imread(pred_file, cv2.IMREAD_UNCHANGED)
+        label = cv2.imread(labels[_stem(pred_file)], cv2.IMREAD_UNCHANGED)
+        assert pred.shape == label.shape == (256, 512)
+        assert pred.max() < 19  # train ids
+    overlays = sorted(glob.glob(str(show_dir / '*.png')))
+    assert [_stem(p) for p in overlays] == [_stem(p) for p in preds]
+    assert cv2.imread(overlays[0]).shape == (256, 512, 3)
+
+
+@pytest.mark.slow
+def test_aug_test_merges_views(trained, tiny_config, tmp_path, capsys):
+    _, ckpt, _ = trained
+    metrics = load_tool('tools/test.py').main(
+        [tiny_config, ckpt, '--work-dir', str(tmp_path), '--tta'])
+    assert METRIC_KEYS <= set(metrics)
+    assert all(0 <= metrics[k] <= 100 for k in METRIC_KEYS)
+    assert 'mIoU: ' in capsys.readouterr().out
+    with open(tmp_path / 'test_metrics.json') as f:
+        assert json.load(f)['aug_test'] is True
+
+
+@pytest.mark.slow
+def test_format_only_writes_label_ids_without_ground_truth(
+        trained, tiny_config, demo_data_root, tmp_path, capsys):
+    from emanet.datasets.cityscapes_labels import TRAIN_ID_TO_LABEL_ID
+    _, ckpt, _ = trained
+    # A "test split": images only, no gtFine folder at all.
+    root = tmp_path / 'no_gt'
+    shutil.copytree(osp.join(demo_data_root, 'leftImg8bit', 'val'),
+                    root / 'leftImg8bit' / 'val')
+    out_dir = tmp_path / 'submission'
+    metrics = load_tool('tools/test.py').main([
+        tiny_config, ckpt, '--work-dir', str(tmp_path), '--out',
+        str(out_dir), '--format-only', '--cfg-options',
+        f'test_dataloader.dataset.data_root={root}',
+        'test_dataloader.dataset.type=CityscapesDataset'
+    ])
+    assert metrics == {}
+    assert 'mIoU: n/a' in capsys.readouterr().out
+    pngs = sorted(glob.glob(str(out_dir / '*.png')))
+    assert len(pngs) == 2
+    valid_ids = set(TRAIN_ID_TO_LABEL_ID.values())
+    for png in pngs:
+        ids = cv2.imread(png, cv2.IMREAD_UNCHANGED)
+        assert ids.shape == (256, 512)
+        assert set(np.unique(ids).tolist()) <= valid_ids
+
+
+def test_default_tta_pipeline_gives_12_views(demo_data_root):
+    from mmengine.dataset import Compose
+    from mmengine.registry import init_default_scope
+
+    import emanet  # noqa: F401
+    init_default_scope('emanet')
+    cfg = Config.fromfile(DEMO_CONFIG)
+    img = sorted(glob.glob(osp.join(demo_data_root, 'leftImg8bit', 'val',
+                                    '*', '*.png')))[0]
+    label = img.replace('leftImg8bit', 'gtFine', 1).replace(
+        '_leftImg8bit.png', '_gtFine_labelTrainIds.png')
+    out = Compose(cfg.tta_pipeline)(
+        dict(img_path=img, seg_map_path=label, reduce_zero_label=False,
+             seg_fields=[]))
+    assert len(out['inputs']) == len(out['data_samples']) == 12
+    flips = [s.flip for s in out['data_samples']]
+    assert flips.count(True) == flips.count(False) == 6
+    widths = sorted({int(x.shape[-1]) for x in out['inputs']})
+    assert widths == [256, 384, 512, 640, 768, 896]
+
+
+def test_train_argument_handling(tmp_path):
+    train = load_tool('tools/train.py')
+    args = train.parse_args([DEMO_CONFIG, '--resume'])
+    cfg = train.setup_cfg(args)
+    assert cfg.resume is True and cfg.load_from is None
+    assert cfg.work_dir == osp.join(
+        './work_dirs', 'emanet_r18-d8_1xb4-400_cityscapes-demo-256x512')
+    cfg = train.setup_cfg(train.parse_args(
+        [DEMO_CONFIG, '--resume', 'a.pth', '--amp', '--seed', '3',
+         '--deterministic', '--cfg-options', 'optimizer.lr=0.5']))
+    assert cfg.resume is True and cfg.load_from == 'a.pth'
+    assert cfg.optim_wrapper.type in ('AmpOptimWrapper',
+                                      'CPUAmpOptimWrapper')
+    assert cfg.optim_wrapper.dtype in ('bfloat16', 'float16')
+    assert cfg.randomness == dict(seed=3, deterministic=True)
+    assert cfg.optimizer.lr == 0.5
+    r50 = osp.join(REPO, 'configs/emanet/'
+                   'emanet_r50-d8_4xb2-80k_cityscapes-512x1024.py')
+    cfg = train.setup_cfg(train.parse_args([r50, '--load-from', 'b.pth']))
+    assert cfg.load_from == 'b.pth' and not cfg.resume
+    assert cfg.model.backbone.norm_cfg.type == 'BN'  # single process
+    assert cfg.model.decode_head.norm_cfg.type == 'BN'
+
+
+@pytest.mark.slow
+def test_analyze_logs_and_get_flops(trained, tiny_config, tmp_path, capsys):
+    work_dir, _, _ = trained
+    out = str(tmp_path / 'curves.png')
+    series = load_tool('tools/analysis_tools/analyze_logs.py').main(
+        [work_dir, '--keys', 'loss', 'mIoU', '--out', out])
+    assert len(series[work_dir]['loss']) == 2
+    assert cv2.imread(out) is not None
+    result = load_tool('tools/analysis_tools/get_flops.py').main(
+        [tiny_config, '--shape', '64', '128'])
+    assert result['flops'] > 0
+    assert result['params'] > 0
+    assert 'Params:' in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_image_demo_writes_overlay(trained, tiny_config, demo_data_root,
+                                   tmp_path):
+    _, ckpt, _ = trained
+    img = sorted(glob.glob(osp.join(demo_data_root, 'leftImg8bit', 'val',
+                                    '*', '*.png')))[0]
+    out_file = str(tmp_path / 'demo.png')
+    drawn = load_tool('demo/image_demo.py').main(
+        [img, tiny_config, ckpt, '--out-file', out_file, '--device', 'cpu'])
+    assert drawn.shape == (256, 512, 3)
+    assert cv2.imread(out_file).shape == (256, 512, 3)
+
+
+def test_scripts_are_executable():
+    for name in ('dist_train.sh', 'dist_test.sh', 'slurm_train.sh',
+                 'slurm_test.sh'):
+        path = osp.join(REPO, 'tools', name)
+        assert os.access(path, os.X_OK), f'{path} is not executable'

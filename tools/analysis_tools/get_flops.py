@@ -1,0 +1,85 @@
+"""Count parameters and FLOPs of a config's segmentor.
+
+Example::
+
+    python tools/analysis_tools/get_flops.py \\
+        configs/emanet/emanet_r50-d8_4xb2-80k_cityscapes-512x1024.py \\
+        --shape 1024 2048
+"""
+import argparse
+from typing import List, Optional
+
+import torch
+from mmengine.config import Config, DictAction
+from mmengine.model import revert_sync_batchnorm
+from mmengine.registry import init_default_scope
+
+import emanet  # noqa: F401  (creates the 'emanet' registry scope)
+from emanet.apis import revert_sync_bn_cfg
+from emanet.registry import MODELS
+
+
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description='Parameters and FLOPs of a segmentor')
+    parser.add_argument('config', help='config file path')
+    parser.add_argument(
+        '--shape',
+        type=int,
+        nargs='+',
+        default=[1024, 2048],
+        metavar='N',
+        help='input height and width (one value: a square)')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override config keys')
+    args = parser.parse_args(argv)
+    if len(args.shape) not in (1, 2):
+        parser.error(f'--shape takes H W or one size, got {args.shape}')
+    return args
+
+
+def count(cfg: Config, height: int, width: int) -> dict:
+    """FLOPs and parameters of the inference path (decode head only).
+
+    The auxiliary head is training-only, so it is counted in neither.
+
+    Returns:
+        dict: ``flops`` and ``params`` (ints) and ``table`` (str).
+    """
+    from mmengine.analysis import get_model_complexity_info
+    cfg.model.pretrained = None
+    cfg.model.train_cfg = None
+    revert_sync_bn_cfg(cfg.model)
+    init_default_scope(cfg.get('default_scope', 'emanet'))
+    model = revert_sync_batchnorm(MODELS.build(cfg.model))
+    model.auxiliary_head = None
+    model.eval()
+    inputs = torch.rand(1, 3, height, width)  # [1, 3, H, W]
+    with torch.no_grad():
+        info = get_model_complexity_info(
+            model, inputs=(inputs, ), show_table=True, show_arch=False)
+    return dict(flops=int(info['flops']), params=int(info['params']),
+                table=info['out_table'])
+
+
+def main(argv: Optional[List[str]] = None) -> dict:
+    args = parse_args(argv)
+    height, width = (args.shape * 2)[:2]
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    result = count(cfg, height, width)
+    line = '=' * 40
+    print(f'{result["table"]}\n{line}\n'
+          f'Input shape: (3, {height}, {width})\n'
+          f'FLOPs: {result["flops"] / 1e9:.2f} G '
+          '(multiply-adds counted once)\n'
+          f'Params: {result["params"] / 1e6:.2f} M\n{line}')
+    return result
+
+
+if __name__ == '__main__':
+    main()

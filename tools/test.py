@@ -1,0 +1,216 @@
+"""Evaluate a checkpoint on the config's test set with mmengine's Runner.
+
+Examples::
+
+    python tools/test.py CONFIG CHECKPOINT
+    python tools/test.py CONFIG CHECKPOINT --aug-test
+    python tools/test.py CONFIG CHECKPOINT --out preds --show-dir overlays
+    python tools/test.py CONFIG CHECKPOINT --out submission --format-only \\
+        --cfg-options test_dataloader.dataset.data_prefix.img_path=leftImg8bit/test
+"""  # noqa: E501
+import argparse
+import json
+import os
+import os.path as osp
+import time
+from typing import Dict, List, Optional
+
+from mmengine.config import Config, ConfigDict, DictAction
+from mmengine.dist import get_world_size, is_main_process
+from mmengine.hooks import Hook
+from mmengine.runner import Runner
+
+import emanet  # noqa: F401  (creates the 'emanet' registry scope)
+from emanet.apis import prepare_launch
+from emanet.registry import RUNNERS
+from emanet.utils.config_errors import check_config
+
+
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description='Test (and evaluate) a segmentor')
+    parser.add_argument('config', help='config file path')
+    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument(
+        '--work-dir',
+        help='folder for logs and test_metrics.json '
+        '(default: work_dirs/<config name>)')
+    parser.add_argument(
+        '--aug-test',
+        '--tta',
+        dest='aug_test',
+        action='store_true',
+        help='multi-scale + flip test from the config\'s tta_pipeline, '
+        'softmax probabilities averaged over the views')
+    parser.add_argument(
+        '--out',
+        help='folder for one prediction PNG per image (train ids; '
+        'Cityscapes label ids with --format-only)')
+    parser.add_argument(
+        '--format-only',
+        action='store_true',
+        help='only write Cityscapes labelIds PNGs to --out for the '
+        'evaluation server; needs no ground truth')
+    parser.add_argument(
+        '--show-dir',
+        help='folder for colour overlays of each image and its prediction')
+    parser.add_argument(
+        '--opacity',
+        type=float,
+        default=0.5,
+        help='opacity of the --show-dir overlays, in (0, 1]')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override config keys, e.g. test_dataloader.batch_size=1')
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm'],
+        default='none',
+        help='job launcher')
+    parser.add_argument('--local-rank', '--local_rank', type=int, default=0)
+    args = parser.parse_args(argv)
+    if args.format_only and not args.out:
+        parser.error('--format-only needs --out DIR for the PNGs')
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
+
+
+class ProgressBarHook(Hook):
+    """A tqdm bar with ETA over the test images (main process only)."""
+
+    priority = 'VERY_LOW'
+
+    def __init__(self) -> None:
+        self.bar = None
+
+    def before_test_epoch(self, runner) -> None:
+        if is_main_process():
+            from tqdm import tqdm
+            total = len(runner.test_dataloader.dataset)
+            self.bar = tqdm(total=total, unit='img', desc='test',
+                            dynamic_ncols=True)
+
+    def after_test_iter(self, runner, batch_idx: int, data_batch=None,
+                        outputs=None) -> None:
+        if self.bar is not None:
+            done = len(outputs) * get_world_size() if outputs else 0
+            self.bar.update(min(done, self.bar.total - self.bar.n))
+
+    def after_test_epoch(self, runner, metrics=None) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+def _drop_annotations(pipeline: list) -> list:
+    """A pipeline without LoadAnnotations (also inside TestTimeAug)."""
+    kept = []
+    for t in pipeline:
+        if t['type'] == 'LoadAnnotations':
+            continue
+        if t['type'] == 'TestTimeAug':
+            t = dict(t)
+            t['transforms'] = [
+                _drop_annotations(group) for group in t['transforms']
+            ]
+            t['transforms'] = [g for g in t['transforms'] if g]
+        kept.append(t)
+    return kept
+
+
+def setup_cfg(args: argparse.Namespace) -> Config:
+    """Load the config and apply the command-line options."""
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir') is None:
+        name = osp.splitext(osp.basename(args.config))[0]
+        cfg.work_dir = osp.join('./work_dirs', name)
+    cfg.load_from = args.checkpoint
+    cfg.resume = False
+
+    dataset = cfg.test_dataloader.dataset
+    if args.aug_test:
+        if 'tta_pipeline' not in cfg or 'tta_model' not in cfg:
+            raise KeyError(f'--aug-test needs tta_pipeline and tta_model in '
+                           f'{args.config}')
+        dataset.pipeline = cfg.tta_pipeline
+        cfg.tta_model.module = cfg.model
+        cfg.model = cfg.tta_model
+    if args.format_only:
+        # No ground truth: neither loaded nor required to exist.
+        dataset.pipeline = _drop_annotations(dataset.pipeline)
+        dataset.get('data_prefix', {}).pop('seg_map_path', None)
+        cfg.test_evaluator = dict(
+            type='CityscapesMetric', output_dir=args.out, format_only=True)
+    elif args.out:
+        evaluators = cfg.test_evaluator
+        if isinstance(evaluators, dict):
+            evaluators = [evaluators]
+        for evaluator in evaluators:
+            evaluator['output_dir'] = args.out
+    if args.show_dir:
+        hooks = cfg.setdefault('default_hooks', ConfigDict())
+        vis = hooks.get('visualization') or dict(type='SegVisualizationHook')
+        vis.update(draw=True, out_dir=args.show_dir, opacity=args.opacity)
+        hooks['visualization'] = vis
+    prepare_launch(cfg, args.launcher)
+    return cfg
+
+
+def per_class_scores(runner: Runner) -> Optional[dict]:
+    """The per-class table of the test metric, when it keeps one."""
+    for metric in runner.test_loop.evaluator.metrics:
+        table = getattr(metric, 'per_class', None)
+        if table:
+            # NaN (class absent from prediction and ground truth) -> null
+            return {
+                k: [None if isinstance(x, float) and x != x else x
+                    for x in v]
+                for k, v in table.items()
+            }
+    return None
+
+
+def main(argv: Optional[List[str]] = None) -> Dict[str, float]:
+    """Test; returns the metrics ({} with --format-only)."""
+    args = parse_args(argv)
+    cfg = setup_cfg(args)
+    check_config(cfg)  # typos fail here, naming file, entry, class, key
+    if 'runner_type' in cfg:
+        runner = RUNNERS.build(cfg)
+    else:
+        runner = Runner.from_cfg(cfg)
+    runner.register_hook(ProgressBarHook())
+    start = time.time()
+    metrics = dict(runner.test() or {})
+    if runner.rank != 0:
+        return metrics
+    record = dict(
+        config=args.config,
+        checkpoint=args.checkpoint,
+        aug_test=args.aug_test,
+        num_images=len(runner.test_dataloader.dataset),
+        seconds=round(time.time() - start, 1),
+        metrics=metrics,
+        per_class=per_class_scores(runner))
+    json_path = osp.join(cfg.work_dir, 'test_metrics.json')
+    with open(json_path, 'w', encoding='utf-8') as f:
+        json.dump(record, f, indent=2)
+    if args.format_only:
+        print(f'mIoU: n/a (--format-only: PNGs written to {args.out})',
+              flush=True)
+    else:
+        summary = ', '.join(f'{k}: {v:.2f}' for k, v in metrics.items()
+                            if k != 'mIoU' and isinstance(v, float))
+        print(f'metrics saved to {json_path}; {summary}', flush=True)
+        print(f'mIoU: {metrics.get("mIoU", float("nan")):.2f}', flush=True)
+    return metrics
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,156 @@
+"""Train a segmentor from a config with mmengine's Runner.
+
+Example::
+
+    python tools/train.py configs/emanet/emanet_r18-d8_1xb4-400_cityscapes-demo-256x512.py
+"""  # noqa: E501
+import argparse
+import logging
+import os
+import os.path as osp
+from typing import Dict, List, Optional
+
+import torch
+from mmengine.config import Config, DictAction
+from mmengine.logging import print_log
+from mmengine.runner import Runner
+
+import emanet  # noqa: F401  (creates the 'emanet' registry scope)
+from emanet.apis import prepare_launch
+from emanet.registry import RUNNERS
+from emanet.utils.config_errors import check_config
+
+
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description='Train a segmentor')
+    parser.add_argument('config', help='config file path')
+    parser.add_argument(
+        '--work-dir',
+        help='folder for logs and checkpoints '
+        '(default: work_dirs/<config name>)')
+    parser.add_argument(
+        '--resume',
+        nargs='?',
+        const='auto',
+        default=None,
+        metavar='PATH',
+        help='resume from PATH, or without PATH from the latest checkpoint '
+        'in the work dir')
+    parser.add_argument(
+        '--load-from', help='initialise weights from this checkpoint')
+    parser.add_argument(
+        '--amp',
+        action='store_true',
+        help='mixed precision: bfloat16 where supported, else float16')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override config keys, e.g. train_cfg.max_iters=100 or '
+        'train_dataloader.dataset.pipeline.3.crop_size="(64,128)"')
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm'],
+        default='none',
+        help='job launcher')
+    parser.add_argument('--seed', type=int, help='random seed')
+    parser.add_argument(
+        '--deterministic',
+        action='store_true',
+        help='deterministic algorithms (slower)')
+    # torchrun / torch.distributed.launch pass --local-rank or --local_rank.
+    parser.add_argument('--local-rank', '--local_rank', type=int, default=0)
+    args = parser.parse_args(argv)
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
+
+
+def enable_amp(cfg: Config) -> None:
+    """Switch the optimizer wrapper to mixed precision.
+
+    CUDA: mmengine's ``AmpOptimWrapper`` with bfloat16 when the GPU supports
+    it, float16 with dynamic loss scaling otherwise. CPU: bfloat16 autocast
+    (``CPUAmpOptimWrapper``).
+    """
+    wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
+    if wrapper in ('AmpOptimWrapper', 'CPUAmpOptimWrapper'):
+        print_log('mixed precision is already on in the config.',
+                  logger='current', level=logging.WARNING)
+        return
+    if wrapper != 'OptimWrapper':
+        raise ValueError(
+            f'--amp needs optim_wrapper.type=OptimWrapper, got {wrapper!r} '
+            'in the config; drop --amp or set optim_wrapper.type')
+    if torch.cuda.is_available():
+        bf16 = torch.cuda.is_bf16_supported()
+        cfg.optim_wrapper.type = 'AmpOptimWrapper'
+        cfg.optim_wrapper.dtype = 'bfloat16' if bf16 else 'float16'
+        cfg.optim_wrapper.loss_scale = 'dynamic'
+    else:
+        cfg.optim_wrapper.type = 'CPUAmpOptimWrapper'
+        cfg.optim_wrapper.dtype = 'bfloat16'
+
+
+def setup_cfg(args: argparse.Namespace) -> Config:
+    """Load the config and apply the command-line options."""
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir') is None:
+        name = osp.splitext(osp.basename(args.config))[0]
+        cfg.work_dir = osp.join('./work_dirs', name)
+    if args.amp:
+        enable_amp(cfg)
+    if args.load_from is not None:
+        cfg.load_from = args.load_from
+    if args.resume == 'auto':
+        # mmengine finds the latest checkpoint in work_dir when load_from
+        # is None.
+        cfg.resume = True
+        cfg.load_from = None
+    elif args.resume is not None:
+        cfg.resume = True
+        cfg.load_from = args.resume
+    if args.seed is not None or args.deterministic:
+        randomness = dict(cfg.get('randomness') or {})
+        if args.seed is not None:
+            randomness['seed'] = args.seed
+        if args.deterministic:
+            randomness['deterministic'] = True
+        cfg.randomness = randomness
+    prepare_launch(cfg, args.launcher)
+    return cfg
+
+
+def val_metrics(runner: Runner) -> Dict[str, float]:
+    """The metrics of the last validation, from the runner's message hub."""
+    return {
+        key[len('val/'):]: buf.current()
+        for key, buf in runner.message_hub.log_scalars.items()
+        if key.startswith('val/')
+    }
+
+
+def main(argv: Optional[List[str]] = None) -> Dict[str, float]:
+    """Train; returns the metrics of the final validation ({} if none)."""
+    args = parse_args(argv)
+    cfg = setup_cfg(args)
+    check_config(cfg)  # typos fail here, naming file, entry, class, key
+    if 'runner_type' in cfg:
+        runner = RUNNERS.build(cfg)
+    else:
+        runner = Runner.from_cfg(cfg)
+    runner.train()
+    metrics = val_metrics(runner)
+    if runner.rank == 0:
+        if 'mIoU' in metrics:
+            print(f'mIoU: {metrics["mIoU"]:.2f}', flush=True)
+        else:
+            print('mIoU: n/a (no validation ran)', flush=True)
+    return metrics
+
+
+if __name__ == '__main__':
+    main()
