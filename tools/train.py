@@ -7,7 +7,6 @@ Example::
 import argparse
 import logging
 import os
-import os.path as osp
 from typing import Dict, List, Optional
 
 import torch
@@ -16,9 +15,8 @@ from mmengine.logging import print_log
 from mmengine.runner import Runner
 
 import emanet  # noqa: F401  (creates the 'emanet' registry scope)
-from emanet.apis import prepare_launch
-from emanet.registry import RUNNERS
-from emanet.utils.config_errors import check_config
+from emanet.apis import build_runner, load_config, prepare_launch
+from emanet.engine import amp_optim_wrapper_cfg
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -81,26 +79,13 @@ def enable_amp(cfg: Config) -> None:
         raise ValueError(
             f'--amp needs optim_wrapper.type=OptimWrapper, got {wrapper!r} '
             'in the config; drop --amp or set optim_wrapper.type')
-    if torch.cuda.is_available():
-        bf16 = torch.cuda.is_bf16_supported()
-        cfg.optim_wrapper.type = 'AmpOptimWrapper'
-        cfg.optim_wrapper.dtype = 'bfloat16' if bf16 else 'float16'
-        cfg.optim_wrapper.loss_scale = 'dynamic'
-    else:
-        cfg.optim_wrapper.type = 'CPUAmpOptimWrapper'
-        cfg.optim_wrapper.dtype = 'bfloat16'
+    device_type = 'cuda' if torch.cuda.is_available() else 'cpu'
+    cfg.optim_wrapper = amp_optim_wrapper_cfg(cfg.optim_wrapper, device_type)
 
 
 def setup_cfg(args: argparse.Namespace) -> Config:
     """Load the config and apply the command-line options."""
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir') is None:
-        name = osp.splitext(osp.basename(args.config))[0]
-        cfg.work_dir = osp.join('./work_dirs', name)
+    cfg = load_config(args.config, args.cfg_options, args.work_dir)
     if args.amp:
         enable_amp(cfg)
     if args.load_from is not None:
@@ -137,11 +122,7 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, float]:
     """Train; returns the metrics of the final validation ({} if none)."""
     args = parse_args(argv)
     cfg = setup_cfg(args)
-    check_config(cfg)  # typos fail here, naming file, entry, class, key
-    if 'runner_type' in cfg:
-        runner = RUNNERS.build(cfg)
-    else:
-        runner = Runner.from_cfg(cfg)
+    runner = build_runner(cfg)
     runner.train()
     metrics = val_metrics(runner)
     if runner.rank == 0:

@@ -12,10 +12,12 @@ visualizer = dict(
     type='SegLocalVisualizer', vis_backends=vis_backends, name='visualizer')
 log_processor = dict(by_epoch=False)
 # Stop at the first NaN/Inf loss before it is checkpointed; stop cleanly on
-# SIGTERM / Ctrl-C (set save_on_interrupt=True to checkpoint first).
+# SIGTERM / Ctrl-C (set save_on_interrupt=True to checkpoint first); log
+# peak host memory on CPU (mmengine logs GPU memory itself).
 custom_hooks = [
     dict(type='NonFiniteLossHook'),
     dict(type='InterruptHook', save_on_interrupt=False),
+    dict(type='CPUMemoryLogHook'),
 ]
 log_level = 'INFO'
 load_from = None

@@ -1,10 +1,42 @@
 """Config adjustments shared by the tools and the inference API."""
 import logging
-from typing import Any
+import os.path as osp
+from typing import Any, Optional
 
 import torch
 from mmengine.config import Config
 from mmengine.logging import print_log
+from mmengine.runner import Runner
+
+from emanet.registry import RUNNERS
+from emanet.utils.config_errors import check_config
+
+
+def load_config(path: str,
+                cfg_options: Optional[dict] = None,
+                work_dir: Optional[str] = None) -> Config:
+    """Read a config, apply ``--cfg-options`` and settle the work dir.
+
+    The work dir is ``work_dir`` if given, else the config's ``work_dir``,
+    else ``work_dirs/<config name>``.
+    """
+    cfg = Config.fromfile(path)
+    if cfg_options is not None:
+        cfg.merge_from_dict(cfg_options)
+    if work_dir is not None:
+        cfg.work_dir = work_dir
+    elif cfg.get('work_dir') is None:
+        name = osp.splitext(osp.basename(path))[0]
+        cfg.work_dir = osp.join('./work_dirs', name)
+    return cfg
+
+
+def build_runner(cfg: Config) -> Runner:
+    """Check ``cfg`` for typos, then build its Runner (``runner_type``)."""
+    check_config(cfg)  # fails naming the file, entry, class and key
+    if 'runner_type' in cfg:
+        return RUNNERS.build(cfg)
+    return Runner.from_cfg(cfg)
 
 
 def revert_sync_bn_cfg(node: Any) -> int:

@@ -1,4 +1,5 @@
-"""Mixed-precision optimizer wrapper that also runs on CPU."""
+"""Mixed-precision optimizer wrappers: a CPU one and the config switch."""
+import copy
 from contextlib import contextmanager
 from typing import Union
 
@@ -36,3 +37,25 @@ class CPUAmpOptimWrapper(OptimWrapper):
     def optim_context(self, model: nn.Module):
         with super().optim_context(model), autocast(dtype=self.cast_dtype):
             yield
+
+
+def amp_optim_wrapper_cfg(optim_cfg: dict, device_type: str) -> dict:
+    """A copy of ``optim_cfg`` switched to mixed precision.
+
+    CUDA: mmengine's ``AmpOptimWrapper``, bfloat16 where the GPU supports
+    it, else float16 with dynamic loss scaling. CPU: ``CPUAmpOptimWrapper``
+    (bfloat16). A config that is not a plain ``OptimWrapper`` is returned
+    unchanged.
+    """
+    optim_cfg = copy.deepcopy(optim_cfg)
+    if optim_cfg.get('type', 'OptimWrapper') != 'OptimWrapper':
+        return optim_cfg
+    if device_type == 'cuda':
+        bf16 = torch.cuda.is_bf16_supported()
+        optim_cfg.update(type='AmpOptimWrapper',
+                         dtype='bfloat16' if bf16 else 'float16')
+        if not bf16:
+            optim_cfg['loss_scale'] = 'dynamic'
+    else:
+        optim_cfg.update(type='CPUAmpOptimWrapper', dtype='bfloat16')
+    return optim_cfg

@@ -124,6 +124,8 @@ def test_train_writes_checkpoint_config_and_metrics(trained, capsys):
     train_lines = [r for r in lines if 'loss' in r]
     assert [r['iter'] for r in train_lines] == [1, 2]
     assert all('lr' in r and 'time' in r for r in train_lines)
+    # CPU run: peak host memory (MiB) fills the log's memory field
+    assert all(r['memory'] > 0 for r in train_lines)
     assert lines[-1]['mIoU'] == metrics['mIoU']
 
 
@@ -160,6 +162,21 @@ def test_test_tool_metrics_json_out_and_show_dir(trained, tiny_config,
     overlays = sorted(glob.glob(str(show_dir / '*.png')))
     assert [_stem(p) for p in overlays] == [_stem(p) for p in preds]
     assert cv2.imread(overlays[0]).shape == (256, 512, 3)
+
+
+@pytest.mark.slow
+def test_fast_and_amp_paths_match_plain(trained, tiny_config, tmp_path):
+    _, ckpt, train_metrics = trained
+    test_tool = load_tool('tools/test.py')
+    fast = test_tool.main([tiny_config, ckpt, '--work-dir',
+                           str(tmp_path / 'fast'), '--fast'])
+    # BN folding and channels_last change only float rounding
+    for key in METRIC_KEYS:
+        assert fast[key] == pytest.approx(train_metrics[key], abs=0.01)
+    amp = test_tool.main([tiny_config, ckpt, '--work-dir',
+                          str(tmp_path / 'amp'), '--fast', '--amp'])
+    assert METRIC_KEYS <= set(amp)
+    assert all(0 <= amp[k] <= 100 for k in METRIC_KEYS)
 
 
 @pytest.mark.slow

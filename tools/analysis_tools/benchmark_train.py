@@ -26,6 +26,7 @@ from mmengine.structures import PixelData
 
 import emanet  # noqa: F401  (creates the 'emanet' registry scope)
 from emanet.apis import revert_sync_bn_cfg
+from emanet.engine import amp_optim_wrapper_cfg
 from emanet.registry import MODELS
 from emanet.structures import SegDataSample
 
@@ -105,22 +106,6 @@ def random_train_batch(batch_size: int, shape: Tuple[int, int],
     return dict(inputs=inputs, data_samples=samples)
 
 
-def amp_wrapper_cfg(optim_cfg: dict, device: torch.device) -> dict:
-    """The config's ``OptimWrapper`` turned into a mixed-precision one."""
-    optim_cfg = copy.deepcopy(optim_cfg)
-    if optim_cfg.get('type', 'OptimWrapper') != 'OptimWrapper':
-        return optim_cfg  # already mixed precision (or custom)
-    if device.type == 'cuda':
-        bf16 = torch.cuda.is_bf16_supported()
-        optim_cfg.update(type='AmpOptimWrapper',
-                         dtype='bfloat16' if bf16 else 'float16')
-        if not bf16:
-            optim_cfg['loss_scale'] = 'dynamic'
-    else:
-        optim_cfg.update(type='CPUAmpOptimWrapper', dtype='bfloat16')
-    return optim_cfg
-
-
 def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     args = parse_args(argv)
     if args.threads:
@@ -144,7 +129,7 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     model.train()
     optim_cfg = copy.deepcopy(cfg.optim_wrapper)
     if args.amp:
-        optim_cfg = amp_wrapper_cfg(optim_cfg, device)
+        optim_cfg = amp_optim_wrapper_cfg(optim_cfg, device.type)
     elif args.fp32 and optim_cfg.get('type') in AMP_WRAPPERS:
         optim_cfg.type = 'OptimWrapper'
         for key in ('dtype', 'loss_scale'):
