@@ -18,6 +18,8 @@ from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 from torch.nn.modules.conv import _ConvNd
 
+from .conv_split import split_wide_convs
+
 _FUSED_ATTR = '_fused_bn_prefixes'
 
 
@@ -215,6 +217,7 @@ def prepare_for_inference(model: nn.Module,
                           channels_last: bool = True,
                           amp: Any = None,
                           compile: bool = False,
+                          split_convs: bool = True,
                           example_inputs: Optional[torch.Tensor] = None
                           ) -> nn.Module:
     """Make ``model`` (weights already loaded) an inference-only fast model.
@@ -235,6 +238,9 @@ def prepare_for_inference(model: nn.Module,
         channels_last: use the channels_last memory format.
         amp: None (float32), True, 'bf16' or 'fp16' autocast.
         compile: ``torch.compile`` the backbone, neck and heads.
+        split_convs: on CPU, compute convolutions over >= 1024 input
+            channels as sums over chunks of 256 channels, whose weights fit
+            the caches (:mod:`emanet.utils.conv_split`).
         example_inputs: ``[1, C, H, W]`` input for the one small forward
             that finds conv/BN pairs; 64x64 zeros by default.
 
@@ -254,6 +260,8 @@ def prepare_for_inference(model: nn.Module,
                 1, _first_conv_in_channels(model), 64, 64, device=device)
         fuse_conv_bn(model,
                      lambda: _call_tensor_mode(model, example_inputs))
+    if split_convs and device.type == 'cpu':
+        split_wide_convs(model)
     if channels_last:
         model.to(memory_format=torch.channels_last)
         model.register_forward_pre_hook(_to_channels_last, with_kwargs=True)
