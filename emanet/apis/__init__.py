@@ -4,10 +4,11 @@ from .utils import (
                     build_runner,
                     load_config,
                     prepare_launch,
+                    resolve_device,
                     revert_sync_bn_cfg,
 )
 
 __all__ = [
     'build_runner', 'inference_model', 'init_model', 'load_config',
-    'prepare_launch', 'revert_sync_bn_cfg', 'show_result'
+    'prepare_launch', 'resolve_device', 'revert_sync_bn_cfg', 'show_result'
 ]

@@ -18,7 +18,7 @@ from emanet.registry import DATASETS, MODELS, TRANSFORMS
 from emanet.structures import SegDataSample
 from emanet.utils.checkpoint import load_checkpoint
 
-from .utils import revert_sync_bn_cfg
+from .utils import resolve_device, revert_sync_bn_cfg
 
 ImageType = Union[str, Path, np.ndarray]
 
@@ -65,8 +65,7 @@ def init_model(config: Union[str, Path, Config],
                         f'got {type(config).__name__}')
     if cfg_options:
         config.merge_from_dict(cfg_options)
-    if device is None:
-        device = 'cuda' if torch.cuda.is_available() else 'cpu'
+    device = resolve_device(device)
     model_cfg = config.model
     model_cfg.pretrained = None
     if 'init_cfg' in model_cfg.get('backbone', {}):

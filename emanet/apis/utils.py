@@ -31,6 +31,21 @@ def load_config(path: str,
     return cfg
 
 
+def resolve_device(name: Optional[str] = None) -> torch.device:
+    """``name`` as a device; by default CUDA when available, else CPU.
+
+    Raises:
+        RuntimeError: CUDA is asked for but not available.
+    """
+    if name is None:
+        name = 'cuda' if torch.cuda.is_available() else 'cpu'
+    device = torch.device(name)
+    if device.type == 'cuda' and not torch.cuda.is_available():
+        raise RuntimeError(f'device {name!r} asked for, but CUDA is not '
+                           'available; use --device cpu')
+    return device
+
+
 def build_runner(cfg: Config) -> Runner:
     """Check ``cfg`` for typos, then build its Runner (``runner_type``)."""
     check_config(cfg)  # fails naming the file, entry, class and key

@@ -9,7 +9,8 @@ import textwrap
 
 import pytest
 import torch
-from test_resume import scores, write_tiny_config
+from test_resume import scores
+from tiny_demo import write_tiny_config
 
 from emanet.models.decode_heads.ema_head import EMAModule
 

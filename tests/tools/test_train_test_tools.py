@@ -15,30 +15,13 @@ import cv2
 import numpy as np
 import pytest
 from mmengine.config import Config
+from tiny_demo import DEMO_CONFIG, REPO, write_tiny_config
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-DEMO_CONFIG = osp.join(
-    REPO, 'configs/emanet/emanet_r18-d8_1xb4-400_cityscapes-demo-256x512.py')
 METRIC_KEYS = {'aAcc', 'mIoU', 'mAcc'}
-
-TINY = '''
-_base_ = {base!r}
-data_root = {root!r}
-crop_size = (64, 128)
-train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='LoadAnnotations'),
-    dict(type='RandomCrop', crop_size=crop_size, cat_max_ratio=0.75),
-    dict(type='RandomFlip', prob=0.5),
-    dict(type='PackSegInputs'),
-]
-test_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='Resize', scale=(128, 64), keep_ratio=True),
-    dict(type='LoadAnnotations'),
-    dict(type='PackSegInputs'),
-]
-# Two views (one scale, flip off/on) keep --aug-test fast.
+# Two validations would cost time: train 2 iterations, validate once. Two
+# views (one scale, flip off/on) keep --aug-test fast.
+TOOLS_EXTRA = '''
+train_cfg = dict(max_iters=2, val_interval=2)
 tta_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='TestTimeAug', transforms=[
@@ -49,21 +32,6 @@ tta_pipeline = [
         [dict(type='PackSegInputs')],
     ]),
 ]
-train_dataloader = dict(
-    batch_size=2, num_workers=0, persistent_workers=False,
-    dataset=dict(data_root=data_root, pipeline=train_pipeline))
-val_dataloader = dict(
-    batch_size=1, num_workers=0, persistent_workers=False,
-    dataset=dict(data_root=data_root, pipeline=test_pipeline))
-test_dataloader = val_dataloader
-model = dict(
-    data_preprocessor=dict(size=crop_size),
-    backbone=dict(stem_channels=8, base_channels=8),
-    decode_head=dict(in_channels=64, channels=16, ema_channels=16,
-                     num_bases=8),
-    auxiliary_head=dict(in_channels=32, channels=8))
-train_cfg = dict(max_iters=2, val_interval=2)
-default_hooks = dict(logger=dict(interval=1), checkpoint=dict(interval=2))
 '''
 
 
@@ -81,9 +49,8 @@ def load_tool(relpath: str):
 
 @pytest.fixture(scope='module')
 def tiny_config(demo_data_root, tmp_path_factory) -> str:
-    path = tmp_path_factory.mktemp('cfg') / 'tiny_demo.py'
-    path.write_text(TINY.format(base=DEMO_CONFIG, root=demo_data_root))
-    return str(path)
+    return write_tiny_config(tmp_path_factory.mktemp('cfg') / 'tiny_demo.py',
+                             demo_data_root, TOOLS_EXTRA)
 
 
 @pytest.fixture(scope='module')

@@ -26,7 +26,7 @@ import torch
 from mmengine.config import Config, DictAction
 
 import emanet  # noqa: F401  (creates the 'emanet' registry scope)
-from emanet.apis import init_model
+from emanet.apis import init_model, load_config, resolve_device
 from emanet.structures import SegDataSample
 from emanet.utils.fast_inference import (
     prepare_for_inference,
@@ -223,13 +223,8 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     args = parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
-    device = torch.device(args.device or (
-        'cuda' if torch.cuda.is_available() else 'cpu'))
-    if device.type == 'cuda' and not torch.cuda.is_available():
-        raise RuntimeError('--device cuda given but CUDA is not available')
+    cfg = load_config(args.config, args.cfg_options)
+    device = resolve_device(args.device)
     amp_dtype = resolve_amp_dtype(
         True if args.amp == 'auto' else args.amp, device.type)
 

@@ -25,7 +25,7 @@ from mmengine.registry import init_default_scope
 from mmengine.structures import PixelData
 
 import emanet  # noqa: F401  (creates the 'emanet' registry scope)
-from emanet.apis import revert_sync_bn_cfg
+from emanet.apis import load_config, resolve_device, revert_sync_bn_cfg
 from emanet.engine import amp_optim_wrapper_cfg
 from emanet.registry import MODELS
 from emanet.structures import SegDataSample
@@ -110,13 +110,8 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     args = parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
-    device = torch.device(args.device or (
-        'cuda' if torch.cuda.is_available() else 'cpu'))
-    if device.type == 'cuda' and not torch.cuda.is_available():
-        raise RuntimeError('--device cuda given but CUDA is not available')
+    cfg = load_config(args.config, args.cfg_options)
+    device = resolve_device(args.device)
     init_default_scope(cfg.get('default_scope', 'emanet'))
 
     model_cfg = copy.deepcopy(cfg.model)

@@ -1,0 +1,69 @@
+"""A seconds-long variant of the demo config for the tool tests.
+
+ResNetV1c-18 with 8 base channels, 64x128 crops of the demo data, 4
+iterations with validation every 2, no data loader workers.
+"""
+import os.path as osp
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+DEMO_CONFIG = osp.join(
+    REPO, 'configs/emanet/emanet_r18-d8_1xb4-400_cityscapes-demo-256x512.py')
+
+TINY = '''
+_base_ = {base!r}
+data_root = {root!r}
+crop_size = (64, 128)
+train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadAnnotations'),
+    dict(type='RandomResize', scale=(128, 64), ratio_range=(0.75, 1.5),
+         keep_ratio=True),
+    dict(type='RandomCrop', crop_size=crop_size, cat_max_ratio=0.75),
+    dict(type='RandomFlip', prob=0.5),
+    dict(type='PhotoMetricDistortion'),
+    dict(type='PackSegInputs'),
+]
+test_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='Resize', scale=(128, 64), keep_ratio=True),
+    dict(type='LoadAnnotations'),
+    dict(type='PackSegInputs'),
+]
+train_dataloader = dict(
+    batch_size=2, num_workers=0, persistent_workers=False,
+    dataset=dict(data_root=data_root, pipeline=train_pipeline))
+val_dataloader = dict(
+    batch_size=1, num_workers=0, persistent_workers=False,
+    dataset=dict(data_root=data_root, pipeline=test_pipeline))
+test_dataloader = val_dataloader
+model = dict(
+    data_preprocessor=dict(size=crop_size),
+    backbone=dict(stem_channels=8, base_channels=8),
+    decode_head=dict(in_channels=64, channels=16, ema_channels=16,
+                     num_bases=8),
+    auxiliary_head=dict(in_channels=32, channels=8))
+train_cfg = dict(max_iters=4, val_interval=2)
+default_hooks = dict(
+    logger=dict(interval=1),
+    checkpoint=dict(interval=2),
+    visualization=dict(draw=False))
+log_processor = dict(window_size=1)
+'''
+
+
+def write_tiny_config(path, data_root, extra: str = '') -> str:
+    """Write the tiny config (plus ``extra`` lines) to ``path``.
+
+    Args:
+        path: file to write.
+        data_root: the demo data set to train and test on.
+        extra: config lines appended after the tiny settings (later
+            assignments replace earlier ones).
+
+    Returns:
+        str: ``path``.
+    """
+    path = str(path)
+    with open(path, 'w') as f:
+        f.write(TINY.format(base=DEMO_CONFIG, root=str(data_root)) + extra)
+    return path
