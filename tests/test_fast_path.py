@@ -97,7 +97,7 @@ def test_fuser_removes_every_bn_inference_runs(plain_model):
     model = copy.deepcopy(plain_model)
     before = num_params(model)
     assert len(batch_norms(model.backbone)) > 10
-    prepare_for_inference(model, channels_last=False)
+    prepare_for_inference(model, channels_last=False, fuse_relu=False)
     assert batch_norms(model.backbone) == []
     assert batch_norms(model.decode_head) == []
     # The auxiliary head is not run by inference, so it is left as it was.
@@ -203,3 +203,26 @@ def test_split_wide_convs_replaces_only_wide_kxk_convs(plain_model):
     assert not any(n.endswith('conv_seg') for n in names)
     assert type(model.backbone.stem[0]) is nn.Conv2d
     torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-5)
+
+
+def test_conv_relu_fusion_replaces_blocks_and_keeps_logits(plain_model):
+    from emanet.utils.conv_fusion import (
+        FusedConvReLU,
+        FusedResBlock,
+        fusion_available,
+    )
+    if not fusion_available():
+        pytest.skip('this torch build has no oneDNN fused convolutions')
+    x = torch.randn(1, 3, 64, 96)
+    with torch.no_grad():
+        expected = plain_model(x, mode='tensor')
+    fused = prepare_for_inference(copy.deepcopy(plain_model))
+    assert isinstance(fused.backbone.layer1[0], FusedResBlock)
+    assert isinstance(fused.backbone.layer4[1], FusedResBlock)
+    assert isinstance(fused.decode_head.bottleneck, FusedConvReLU)
+    torch.testing.assert_close(fused(x, mode='tensor'), expected,
+                               atol=1e-4, rtol=1e-4)
+    # bf16 autocast keeps the plain (autocast-aware) modules
+    bf16 = prepare_for_inference(copy.deepcopy(plain_model), amp='bf16')
+    assert not any(isinstance(m, (FusedConvReLU, FusedResBlock))
+                   for m in bf16.modules())

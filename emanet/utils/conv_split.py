@@ -75,10 +75,14 @@ def split_wide_convs(model: nn.Module,
         max(m.kernel_size) > 1
     ]
     for name in names:
-        parent_name, _, child = name.rpartition('.')
-        parent = model.get_submodule(parent_name)
-        setattr(parent, child, InputSplitConv2d(getattr(parent, child),
-                                                chunk))
+        replace_submodule(model, name,
+                          InputSplitConv2d(model.get_submodule(name), chunk))
     return names
+
+
+def replace_submodule(model: nn.Module, name: str, new: nn.Module) -> None:
+    """Put ``new`` where ``model.get_submodule(name)`` was."""
+    parent_name, _, child = name.rpartition('.')
+    setattr(model.get_submodule(parent_name), child, new)
 
 

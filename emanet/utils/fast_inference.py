@@ -18,6 +18,7 @@ from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 from torch.nn.modules.conv import _ConvNd
 
+from .conv_fusion import fuse_conv_relu, fusion_available
 from .conv_split import split_wide_convs
 
 _FUSED_ATTR = '_fused_bn_prefixes'
@@ -218,6 +219,7 @@ def prepare_for_inference(model: nn.Module,
                           amp: Any = None,
                           compile: bool = False,
                           split_convs: bool = True,
+                          fuse_relu: bool = True,
                           example_inputs: Optional[torch.Tensor] = None
                           ) -> nn.Module:
     """Make ``model`` (weights already loaded) an inference-only fast model.
@@ -241,6 +243,9 @@ def prepare_for_inference(model: nn.Module,
         split_convs: on CPU, compute convolutions over >= 1024 input
             channels as sums over chunks of 256 channels, whose weights fit
             the caches (:mod:`emanet.utils.conv_split`).
+        fuse_relu: in float32 on CPU, after BN folding, run conv + ReLU
+            (+ residual add) as single oneDNN calls
+            (:mod:`emanet.utils.conv_fusion`).
         example_inputs: ``[1, C, H, W]`` input for the one small forward
             that finds conv/BN pairs; 64x64 zeros by default.
 
@@ -260,8 +265,12 @@ def prepare_for_inference(model: nn.Module,
                 1, _first_conv_in_channels(model), 64, 64, device=device)
         fuse_conv_bn(model,
                      lambda: _call_tensor_mode(model, example_inputs))
+    amp_dtype = resolve_amp_dtype(amp, device.type)
     if split_convs and device.type == 'cpu':
         split_wide_convs(model)
+    if fuse_relu and fuse_bn and device.type == 'cpu' and \
+            amp_dtype is None and fusion_available():
+        fuse_conv_relu(model)
     if channels_last:
         model.to(memory_format=torch.channels_last)
         model.register_forward_pre_hook(_to_channels_last, with_kwargs=True)
@@ -269,7 +278,6 @@ def prepare_for_inference(model: nn.Module,
         torch.backends.cudnn.benchmark = True
     if compile:
         _compile_parts(model)
-    amp_dtype = resolve_amp_dtype(amp, device.type)
     plain_forward = model.forward
 
     @functools.wraps(plain_forward)

@@ -1,0 +1,118 @@
+"""Convolution + ReLU (+ residual add) as one oneDNN call, float32 on CPU.
+
+After BatchNorm folding, most of the network is ``relu(conv(x))`` or, at
+the end of a residual block, ``relu(conv(x) + identity)``. PyTorch's CPU
+build ships oneDNN convolutions with fused post-operations
+(``torch.ops.mkldnn._convolution_pointwise``, the kernels inductor uses);
+calling them directly saves a full read and write of each block's output.
+The results are those of the unfused ops (the same float32 arithmetic).
+"""
+from typing import List
+
+import torch
+from mmcv.cnn import ConvModule
+from torch import Tensor, nn
+
+from emanet.models.backbones.resnet import BasicBlock, Bottleneck
+
+from .conv_split import replace_submodule
+
+
+def fusion_available() -> bool:
+    """Whether this torch build has oneDNN's fused convolutions."""
+    return torch.backends.mkldnn.is_available() and hasattr(
+        torch.ops.mkldnn, '_convolution_pointwise')
+
+
+def _geometry(conv: nn.Conv2d) -> tuple:
+    return (list(conv.padding), list(conv.stride), list(conv.dilation),
+            conv.groups)
+
+
+def conv_relu(conv: nn.Conv2d, x: Tensor) -> Tensor:
+    """``relu(conv(x))``, ``x`` ``[B, Cin, H, W]`` float32 on CPU."""
+    return torch.ops.mkldnn._convolution_pointwise(
+        x, conv.weight, conv.bias, *_geometry(conv), 'relu', [], '')
+
+
+def conv_add_relu(conv: nn.Conv2d, x: Tensor, other: Tensor) -> Tensor:
+    """``relu(conv(x) + other)``; ``other`` has the output's shape."""
+    return torch.ops.mkldnn._convolution_pointwise.binary(
+        x, other, conv.weight, conv.bias, *_geometry(conv), 'add', 1.0,
+        'relu', [], '')
+
+
+class FusedConvReLU(nn.Module):
+    """A ``ConvModule`` (conv, folded norm, ReLU) as one fused call."""
+
+    def __init__(self, conv: nn.Conv2d) -> None:
+        super().__init__()
+        self.conv = conv
+
+    def forward(self, x: Tensor) -> Tensor:
+        return conv_relu(self.conv, x)
+
+
+class FusedResBlock(nn.Module):
+    """A ResNet ``BasicBlock`` / ``Bottleneck`` with folded norms.
+
+    Every convolution but the last is fused with its ReLU, the last with
+    the residual add and the final ReLU.
+    """
+
+    def __init__(self, block: nn.Module) -> None:
+        super().__init__()
+        names = ['conv1', 'conv2'] + (['conv3'] if hasattr(
+            block, 'conv3') else [])
+        self.convs = nn.ModuleList(getattr(block, n) for n in names)
+        self.downsample = block.downsample
+
+    def forward(self, x: Tensor) -> Tensor:
+        identity = x if self.downsample is None else self.downsample(x)
+        out = x
+        for conv in self.convs[:-1]:
+            out = conv_relu(conv, out)  # [B, P, H', W']
+        return conv_add_relu(self.convs[-1], out, identity)  # [B, C, H', W']
+
+
+def _is_folded(norm: nn.Module) -> bool:
+    return isinstance(norm, nn.Identity)
+
+
+def _fusable_conv_module(m: nn.Module) -> bool:
+    return (isinstance(m, ConvModule) and type(m.conv) is nn.Conv2d and
+            tuple(m.order) == ('conv', 'norm', 'act') and
+            isinstance(getattr(m, 'activate', None), nn.ReLU) and
+            (not m.with_norm or _is_folded(m.norm)))
+
+
+def _fusable_block(m: nn.Module) -> bool:
+    if not isinstance(m, (BasicBlock, Bottleneck)):
+        return False
+    norms = [m.norm1, m.norm2] + ([m.norm3] if hasattr(m, 'norm3') else [])
+    convs = [m.conv1, m.conv2] + ([m.conv3] if hasattr(m, 'conv3') else [])
+    return all(_is_folded(n) for n in norms) and all(
+        type(c) is nn.Conv2d for c in convs)
+
+
+def fuse_conv_relu(model: nn.Module) -> List[str]:
+    """Replace folded conv/ReLU modules and residual blocks by fused ones.
+
+    Call after :func:`~emanet.utils.fast_inference.fuse_conv_bn`, for
+    float32 inference on CPU only (the fused kernels take no autocast).
+
+    Returns:
+        list[str]: names of the replaced modules.
+    """
+    names = []
+    for name, m in list(model.named_modules()):
+        if any(name.startswith(done + '.') for done in names):
+            continue
+        if _fusable_block(m):
+            replace_submodule(model, name, FusedResBlock(m))
+        elif _fusable_conv_module(m):
+            replace_submodule(model, name, FusedConvReLU(m.conv))
+        else:
+            continue
+        names.append(name)
+    return names
