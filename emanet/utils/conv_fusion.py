@@ -53,6 +53,12 @@ class FusedConvReLU(nn.Module):
         return conv_relu(self.conv, x)
 
 
+def _block_layers(block: nn.Module, kind: str) -> List[nn.Module]:
+    """``[conv1, conv2(, conv3)]`` or the matching norms of a ResNet block."""
+    depth = 3 if isinstance(block, Bottleneck) else 2
+    return [getattr(block, f'{kind}{i}') for i in range(1, depth + 1)]
+
+
 class FusedResBlock(nn.Module):
     """A ResNet ``BasicBlock`` / ``Bottleneck`` with folded norms.
 
@@ -62,9 +68,7 @@ class FusedResBlock(nn.Module):
 
     def __init__(self, block: nn.Module) -> None:
         super().__init__()
-        names = ['conv1', 'conv2'] + (['conv3'] if hasattr(
-            block, 'conv3') else [])
-        self.convs = nn.ModuleList(getattr(block, n) for n in names)
+        self.convs = nn.ModuleList(_block_layers(block, 'conv'))
         self.downsample = block.downsample
 
     def forward(self, x: Tensor) -> Tensor:
@@ -89,10 +93,8 @@ def _fusable_conv_module(m: nn.Module) -> bool:
 def _fusable_block(m: nn.Module) -> bool:
     if not isinstance(m, (BasicBlock, Bottleneck)):
         return False
-    norms = [m.norm1, m.norm2] + ([m.norm3] if hasattr(m, 'norm3') else [])
-    convs = [m.conv1, m.conv2] + ([m.conv3] if hasattr(m, 'conv3') else [])
-    return all(_is_folded(n) for n in norms) and all(
-        type(c) is nn.Conv2d for c in convs)
+    return all(_is_folded(n) for n in _block_layers(m, 'norm')) and all(
+        type(c) is nn.Conv2d for c in _block_layers(m, 'conv'))
 
 
 def fuse_conv_relu(model: nn.Module) -> List[str]:
