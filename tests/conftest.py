@@ -5,6 +5,13 @@ import torch
 torch.set_num_threads(2)
 
 
+@pytest.fixture(scope='module')
+def plain_model():
+    """The tiny EMANet of ``tiny_emanet.py`` (eval mode, random BN)."""
+    from tiny_emanet import build_plain_model
+    return build_plain_model()
+
+
 def _all_subclasses(cls: type) -> list:
     found = []
     for sub in cls.__subclasses__():

@@ -3,63 +3,15 @@ import copy
 
 import pytest
 import torch
+from tiny_emanet import randomise_bn
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from emanet.registry import MODELS
 from emanet.utils.fast_inference import (
     fuse_conv_bn,
     prepare_for_inference,
     resolve_amp_dtype,
 )
-
-NORM = dict(type='BN', requires_grad=True)
-
-
-def tiny_emanet_cfg() -> dict:
-    """A ResNetV1c-18 EMANet with 8..64 channels and 5 classes."""
-    return dict(
-        type='EncoderDecoder',
-        data_preprocessor=dict(type='SegDataPreProcessor',
-                               mean=[123.675, 116.28, 103.53],
-                               std=[58.395, 57.12, 57.375], bgr_to_rgb=True),
-        backbone=dict(type='ResNetV1c', depth=18, stem_channels=8,
-                      base_channels=8, strides=(1, 2, 1, 1),
-                      dilations=(1, 1, 2, 4), norm_cfg=NORM,
-                      contract_dilation=True),
-        decode_head=dict(type='EMAHead', in_channels=64, in_index=3,
-                         channels=16, ema_channels=16, num_bases=8,
-                         num_stages=3, momentum=0.1, dropout_ratio=0.1,
-                         num_classes=5, norm_cfg=NORM, align_corners=False,
-                         loss_decode=dict(type='CrossEntropyLoss',
-                                          loss_weight=1.0)),
-        auxiliary_head=dict(type='FCNHead', in_channels=32, in_index=2,
-                            channels=8, num_convs=1, concat_input=False,
-                            dropout_ratio=0.1, num_classes=5, norm_cfg=NORM,
-                            align_corners=False,
-                            loss_decode=dict(type='CrossEntropyLoss',
-                                             loss_weight=0.4)),
-        test_cfg=dict(mode='whole'))
-
-
-def randomise_bn(model: nn.Module) -> None:
-    """Non-trivial running statistics and affine parameters."""
-    gen = torch.Generator().manual_seed(1)
-    for module in model.modules():
-        if isinstance(module, _BatchNorm):
-            n = module.num_features
-            module.running_mean.copy_(torch.rand(n, generator=gen) - 0.5)
-            module.running_var.copy_(torch.rand(n, generator=gen) + 0.5)
-            module.weight.data.copy_(torch.rand(n, generator=gen) + 0.5)
-            module.bias.data.copy_(torch.rand(n, generator=gen) - 0.5)
-
-
-@pytest.fixture(scope='module')
-def plain_model() -> nn.Module:
-    torch.manual_seed(0)
-    model = MODELS.build(tiny_emanet_cfg())
-    randomise_bn(model)
-    return model.eval()
 
 
 def batch_norms(module: nn.Module) -> list:
@@ -226,3 +178,14 @@ def test_conv_relu_fusion_replaces_blocks_and_keeps_logits(plain_model):
     bf16 = prepare_for_inference(copy.deepcopy(plain_model), amp='bf16')
     assert not any(isinstance(m, (FusedConvReLU, FusedResBlock))
                    for m in bf16.modules())
+
+
+def test_backbone_returns_only_the_feature_the_head_reads(plain_model):
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        expected = plain_model.backbone(x)
+    fast = prepare_for_inference(copy.deepcopy(plain_model))
+    feats = fast.backbone(x)
+    assert len(feats) == len(expected) == 4
+    assert feats[:3] == (None, None, None)  # decode head reads in_index 3
+    torch.testing.assert_close(feats[3], expected[3], atol=1e-4, rtol=1e-4)

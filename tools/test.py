@@ -61,7 +61,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         '--fast',
         action='store_true',
         help='inference fast path: BatchNorm folded into the convolutions, '
-        'channels_last, inference mode (same predictions)')
+        'channels_last, inference mode; on CPU in float32 also Winograd 3x3 '
+        'convolutions and fused conv+ReLU (same predictions)')
     parser.add_argument(
         '--amp',
         action='store_true',

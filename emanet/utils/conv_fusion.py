@@ -16,6 +16,7 @@ from torch import Tensor, nn
 from emanet.models.backbones.resnet import BasicBlock, Bottleneck
 
 from .conv_split import replace_submodule
+from .winograd import WinogradConv2d
 
 
 def fusion_available() -> bool:
@@ -29,14 +30,18 @@ def _geometry(conv: nn.Conv2d) -> tuple:
             conv.groups)
 
 
-def conv_relu(conv: nn.Conv2d, x: Tensor) -> Tensor:
+def conv_relu(conv: nn.Module, x: Tensor) -> Tensor:
     """``relu(conv(x))``, ``x`` ``[B, Cin, H, W]`` float32 on CPU."""
+    if isinstance(conv, WinogradConv2d):
+        return conv(x, relu=True)
     return torch.ops.mkldnn._convolution_pointwise(
         x, conv.weight, conv.bias, *_geometry(conv), 'relu', [], '')
 
 
-def conv_add_relu(conv: nn.Conv2d, x: Tensor, other: Tensor) -> Tensor:
+def conv_add_relu(conv: nn.Module, x: Tensor, other: Tensor) -> Tensor:
     """``relu(conv(x) + other)``; ``other`` has the output's shape."""
+    if isinstance(conv, WinogradConv2d):
+        return conv(x).add_(other).relu_()
     return torch.ops.mkldnn._convolution_pointwise.binary(
         x, other, conv.weight, conv.bias, *_geometry(conv), 'add', 1.0,
         'relu', [], '')
@@ -83,8 +88,12 @@ def _is_folded(norm: nn.Module) -> bool:
     return isinstance(norm, nn.Identity)
 
 
+def _fusable_conv(conv: nn.Module) -> bool:
+    return type(conv) in (nn.Conv2d, WinogradConv2d)
+
+
 def _fusable_conv_module(m: nn.Module) -> bool:
-    return (isinstance(m, ConvModule) and type(m.conv) is nn.Conv2d and
+    return (isinstance(m, ConvModule) and _fusable_conv(m.conv) and
             tuple(m.order) == ('conv', 'norm', 'act') and
             isinstance(getattr(m, 'activate', None), nn.ReLU) and
             (not m.with_norm or _is_folded(m.norm)))
@@ -94,7 +103,7 @@ def _fusable_block(m: nn.Module) -> bool:
     if not isinstance(m, (BasicBlock, Bottleneck)):
         return False
     return all(_is_folded(n) for n in _block_layers(m, 'norm')) and all(
-        type(c) is nn.Conv2d for c in _block_layers(m, 'conv'))
+        _fusable_conv(c) for c in _block_layers(m, 'conv'))
 
 
 def fuse_conv_relu(model: nn.Module) -> List[str]:
