@@ -338,8 +338,8 @@ def winograd_convs(model: nn.Module, min_channels: int = 256) -> List[str]:
 
     For float32 inference on CPU only (the replacements do not train, and
     their weights are stored in another layout): call after loading
-    weights and folding BatchNorm. Below ``min_channels`` input or output channels the tile
-    transforms cost more than the products save.
+    weights and folding BatchNorm. Below ``min_channels`` input or output
+    channels the tile transforms cost more than the products save.
 
     Returns:
         list[str]: names of the replaced convolutions.
