@@ -62,7 +62,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         action='store_true',
         help='inference fast path: BatchNorm folded into the convolutions, '
         'channels_last, inference mode; on CPU in float32 also Winograd 3x3 '
-        'convolutions and fused conv+ReLU (same predictions)')
+        'convolutions and fused conv+ReLU (same predictions). A config '
+        'key fast_inference=dict(...) of prepare_for_inference options '
+        'turns it on too')
     parser.add_argument(
         '--amp',
         action='store_true',
@@ -118,13 +120,16 @@ class FastInferenceHook(Hook):
 
     Runs at ``before_test``, after the Runner has loaded the checkpoint
     (folding BatchNorm rewrites the weights, so it must come after).
+
+    Args:
+        options (dict): keyword arguments of
+            :func:`emanet.utils.fast_inference.prepare_for_inference`.
     """
 
     priority = 'VERY_HIGH'
 
-    def __init__(self, fast: bool, amp: bool) -> None:
-        self.fast = fast
-        self.amp = amp
+    def __init__(self, options: dict) -> None:
+        self.options = options
 
     def before_test(self, runner) -> None:
         from mmengine.model import BaseTTAModel, is_model_wrapper
@@ -133,11 +138,42 @@ class FastInferenceHook(Hook):
         model = runner.model
         if is_model_wrapper(model) or isinstance(model, BaseTTAModel):
             model = model.module
-        prepare_for_inference(
-            model,
-            fuse_bn=self.fast,
-            channels_last=self.fast,
-            amp=True if self.amp else None)
+        prepare_for_inference(model, **self.options)
+
+
+def fast_inference_options(cfg: Config, fast: bool,
+                           amp: bool) -> Optional[dict]:
+    """``prepare_for_inference`` options from the flags and the config.
+
+    The config key ``fast_inference`` (a dict of those options, ``{}`` for
+    the defaults) turns the fast path on like ``--fast``; ``--amp`` adds
+    autocast. ``--amp`` alone keeps BatchNorm and the NCHW layout.
+
+    Returns:
+        dict | None: the options, or None for the plain model.
+    """
+    import inspect
+
+    from emanet.utils.fast_inference import prepare_for_inference
+    options = cfg.get('fast_inference')
+    if options is None and not (fast or amp):
+        return None
+    if options is not None and not isinstance(options, dict):
+        raise TypeError('fast_inference in the config must be a dict of '
+                        'prepare_for_inference options, got '
+                        f'{options!r}')
+    known = set(inspect.signature(prepare_for_inference).parameters)
+    known -= {'model', 'example_inputs'}
+    unknown = sorted(set(options or {}) - known)
+    if unknown:
+        raise ValueError(f'fast_inference in the config has unknown '
+                         f'option(s) {unknown}; known: {sorted(known)}')
+    merged = {} if (fast or options is not None) else dict(
+        fuse_bn=False, channels_last=False)
+    merged.update(options or {})
+    if amp:
+        merged['amp'] = True
+    return merged
 
 
 def _drop_annotations(pipeline: list) -> list:
@@ -209,10 +245,11 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, float]:
     """Test; returns the metrics ({} with --format-only)."""
     args = parse_args(argv)
     cfg = setup_cfg(args)
+    options = fast_inference_options(cfg, args.fast, args.amp)
     runner = build_runner(cfg)
     runner.register_hook(ProgressBarHook())
-    if args.fast or args.amp:
-        runner.register_hook(FastInferenceHook(args.fast, args.amp))
+    if options is not None:
+        runner.register_hook(FastInferenceHook(options))
     start = time.time()
     metrics = dict(runner.test() or {})
     if runner.rank != 0:

@@ -144,6 +144,30 @@ def test_fast_and_amp_paths_match_plain(trained, tiny_config, tmp_path):
                           str(tmp_path / 'amp'), '--fast', '--amp'])
     assert METRIC_KEYS <= set(amp)
     assert all(0 <= amp[k] <= 100 for k in METRIC_KEYS)
+    # the config key alone turns the fast path on, with its options
+    keyed = test_tool.main([tiny_config, ckpt, '--work-dir',
+                            str(tmp_path / 'keyed'), '--cfg-options',
+                            'fast_inference.winograd=4'])
+    for key in METRIC_KEYS:
+        assert keyed[key] == pytest.approx(train_metrics[key], abs=0.01)
+
+
+def test_fast_inference_options_merge_flags_and_config_key():
+    options = load_tool('tools/test.py').fast_inference_options
+    plain = Config(dict())
+    assert options(plain, fast=False, amp=False) is None
+    assert options(plain, fast=True, amp=False) == {}
+    assert options(plain, fast=False, amp=True) == dict(
+        fuse_bn=False, channels_last=False, amp=True)
+    keyed = Config(dict(fast_inference=dict(winograd=False)))
+    assert options(keyed, fast=False, amp=False) == dict(winograd=False)
+    assert options(keyed, fast=False, amp=True) == dict(winograd=False,
+                                                        amp=True)
+    with pytest.raises(ValueError, match=r"unknown option\(s\) \['wingrad'\]"):
+        options(Config(dict(fast_inference=dict(wingrad=False))), False,
+                False)
+    with pytest.raises(TypeError, match='must be a dict'):
+        options(Config(dict(fast_inference=True)), False, False)
 
 
 @pytest.mark.slow
