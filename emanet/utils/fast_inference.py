@@ -20,7 +20,7 @@ from torch.nn.modules.conv import _ConvNd
 
 from .conv_fusion import fuse_conv_relu, fusion_available
 from .conv_split import split_wide_convs
-from .winograd import winograd_convs
+from .winograd import MIN_CHANNELS, winograd_convs
 
 _FUSED_ATTR = '_fused_bn_prefixes'
 
@@ -310,7 +310,8 @@ def prepare_for_inference(model: nn.Module,
     amp_dtype = resolve_amp_dtype(amp, device.type)
     if winograd and device.type == 'cpu' and amp_dtype is None and \
             not compile:  # inductor picks its own convolution algorithms
-        winograd_convs(model, 256 if winograd is True else winograd)
+        winograd_convs(model,
+                       MIN_CHANNELS if winograd is True else winograd)
     if split_convs and device.type == 'cpu':
         split_wide_convs(model)
     if fuse_relu and fuse_bn and device.type == 'cpu' and \
