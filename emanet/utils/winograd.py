@@ -33,8 +33,9 @@ TILE = 4  # output tile side m
 WINDOW = TILE + 2  # input tile side m + r - 1 for r = 3
 POSITIONS = WINDOW * WINDOW  # 36 products per channel pair
 OUTPUT_ROWS = 4  # rows of tiles transformed back at a time (small buffer)
-# Below this many input or output channels the tile transforms cost more
-# than the products save (128 -> 128 at 64x128: 11 ms direct, 17 ms here).
+# Below this many input or output channels the tile transforms cost about
+# what the products save (128 -> 128 at 64x128: 11 ms either way, or worse;
+# see docs/benchmark.md).
 MIN_CHANNELS = 256
 
 
