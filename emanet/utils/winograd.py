@@ -17,7 +17,7 @@ Memory: the transformed weights are four times the size of the 3x3
 weights, so they are computed for a few Winograd positions at a time in
 each call instead of being stored; inputs and outputs go through the
 Winograd domain in channel chunks, in buffers that one :class:`Workspace`
-lends to all the convolutions of a model (about 50 MiB for R-50-D8 at
+lends to all the convolutions of a model (71 MiB for R-50-D8 at
 512x1024).
 """
 import math
