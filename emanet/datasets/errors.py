@@ -1,7 +1,8 @@
 """Exceptions raised for bad data set files."""
+from emanet.utils.errors import UserError
 
 
-class BadDataError(ValueError):
+class BadDataError(UserError, ValueError):
     """A data file cannot be used (undecodable, wrong size, bad values).
 
     The message names the file and says what to check. Data sets with

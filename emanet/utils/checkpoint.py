@@ -16,6 +16,8 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple, Union
 import torch
 import torch.nn as nn
 
+from .errors import UserError
+
 # Suffix of the temporary file a checkpoint is written to before the
 # rename; hidden (leading dot) and not ending in ``.pth`` so that a file left
 # by a killed process is never mistaken for a checkpoint.
@@ -24,7 +26,7 @@ TMP_MARK = '.tmp-'
 MapLocation = Union[str, torch.device, Callable, None]
 
 
-class CheckpointError(RuntimeError):
+class CheckpointError(UserError, RuntimeError):
     """A checkpoint cannot be loaded, or does not fit the model."""
 
 

@@ -12,8 +12,10 @@ from typing import Any, Iterable, List, Optional, Set
 
 from mmengine.config import Config
 
+from .errors import UserError
 
-class ConfigError(ValueError):
+
+class ConfigError(UserError, ValueError):
     """A config entry names an unknown type or passes an unknown key."""
 
 
