@@ -44,7 +44,9 @@ setup(
     ],
     extras_require={
         'cityscapes': ['cityscapesscripts>=2.2'],
-        'tests': ['pytest', 'ruff', 'cityscapesscripts>=2.2'],
+        'deploy': ['onnx>=1.14', 'onnxruntime>=1.16', 'openvino>=2024.0'],
+        'tests': ['pytest', 'ruff', 'cityscapesscripts>=2.2', 'onnx>=1.14',
+                  'onnxruntime>=1.16', 'openvino>=2024.0'],
     },
     license='Apache License 2.0',
     zip_safe=False,

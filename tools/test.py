@@ -123,7 +123,7 @@ class FastInferenceHook(Hook):
 
     Args:
         options (dict): keyword arguments of
-            :func:`emanet.utils.fast_inference.prepare_for_inference`.
+            :func:`emanet.deploy.prepare_for_inference`.
     """
 
     priority = 'VERY_HIGH'
@@ -134,7 +134,7 @@ class FastInferenceHook(Hook):
     def before_test(self, runner) -> None:
         from mmengine.model import BaseTTAModel, is_model_wrapper
 
-        from emanet.utils.fast_inference import prepare_for_inference
+        from emanet.deploy import prepare_for_inference
         model = runner.model
         if is_model_wrapper(model) or isinstance(model, BaseTTAModel):
             model = model.module
@@ -154,7 +154,7 @@ def fast_inference_options(cfg: Config, fast: bool,
     """
     import inspect
 
-    from emanet.utils.fast_inference import prepare_for_inference
+    from emanet.deploy import prepare_for_inference
     options = cfg.get('fast_inference')
     if options is None and not (fast or amp):
         return None

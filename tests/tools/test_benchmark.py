@@ -6,10 +6,14 @@ import sys
 
 import pytest
 
+from emanet.utils import precision
+from emanet.utils.precision import bf16_is_native, cpu_description
+
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TOOLS = osp.join(ROOT, 'tools', 'analysis_tools')
 DEMO_CFG = osp.join(ROOT, 'configs', 'emanet',
                     'emanet_r18-d8_1xb4-400_cityscapes-demo-256x512.py')
+BF16_OR_FP32 = 'bfloat16' if bf16_is_native('cpu') else 'off (float32)'
 # A narrower demo model keeps each step well under a second on 2 cores.
 SMALL = ['--cfg-options', 'model.backbone.base_channels=16',
          'model.backbone.stem_channels=16',
@@ -66,7 +70,7 @@ def test_benchmark_one_test_set_image_slide_bf16(capsys):
         'model.test_cfg.stride=[256,256]'])
     out = capsys.readouterr().out
     assert 'inputs=test set' in out
-    assert 'test_mode=slide' in out and 'amp=bfloat16' in out
+    assert 'test_mode=slide' in out and f'amp={BF16_OR_FP32}' in out
     assert results['fps'] > 0 and results['peak_memory_mib'] > 50
     assert re.search(r'^run 1/1: [0-9.]+ s for 1 image\(s\)', out, re.M)
 
@@ -86,7 +90,8 @@ def test_benchmark_train_prints_speed_and_memory(capsys):
     out = capsys.readouterr().out
     assert 'batch_size=2' in out and 'shape=64x128' in out
     assert 'optim_wrapper=CPUAmpOptimWrapper' in out
-    assert 'amp=bfloat16' in out and 'channels_last=True' in out
+    assert f'amp={BF16_OR_FP32}' in out and 'channels_last=True' in out
+    assert f'({cpu_description()})' in out
     assert number(out, 'iters/s') == pytest.approx(results['iters_per_s'],
                                                    rel=1e-2)
     assert number(out, 'images/s') == pytest.approx(
@@ -103,3 +108,21 @@ def test_benchmark_train_fp32_overrides_the_configs_amp(capsys):
     out = capsys.readouterr().out
     assert 'optim_wrapper=OptimWrapper' in out and 'amp=off' in out
     assert number(out, 'ms/iter') > 0
+
+
+def test_emulated_bf16_runs_float32_and_says_why(capsys, monkeypatch):
+    # as under ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2
+    monkeypatch.setattr(precision, 'bf16_is_native', lambda device: False)
+    monkeypatch.delenv('EMANET_FORCE_BF16', raising=False)
+    benchmark = load_tool('benchmark')
+    results = benchmark.main([DEMO_CFG, '--shape', '64', '64',
+                              '--num-images', '1', '--warmup', '0',
+                              '--fast', '--amp', '--device', 'cpu', *SMALL])
+    assert results['settings']['amp'] == 'off (float32)'
+    benchmark_train = load_tool('benchmark_train')
+    results = benchmark_train.main([
+        DEMO_CFG, '--shape', '64', '64', '--batch-size', '1', '--iters', '1',
+        '--warmup', '0', '--amp', '--device', 'cpu', *SMALL])
+    assert results['settings']['amp'] == 'off (float32)'
+    out = capsys.readouterr().out
+    assert out.count('EMANET_FORCE_BF16=1') == 2  # --amp, optim wrapper

@@ -11,27 +11,35 @@ Examples::
     python tools/analysis_tools/benchmark.py CONFIG --shape 512 1024
     python tools/analysis_tools/benchmark.py CONFIG CKPT --fast --check
     python tools/analysis_tools/benchmark.py CONFIG --fast --amp bf16
+    python tools/analysis_tools/benchmark.py CONFIG model.onnx \\
+        --backend openvino --amp --check
 """
 import argparse
-import copy
 import ctypes
 import os.path as osp
 import platform
 import resource
 import tempfile
 import time
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional
 
 import torch
-from mmengine.config import Config, DictAction
+from mmengine.config import DictAction
+from mmengine.registry import init_default_scope
 
 import emanet  # noqa: F401  (creates the 'emanet' registry scope)
 from emanet.apis import init_model, load_config, resolve_device
-from emanet.structures import SegDataSample
-from emanet.utils.fast_inference import (
-    prepare_for_inference,
-    resolve_amp_dtype,
+from emanet.deploy import prepare_for_inference
+from emanet.deploy.backends import backend_model_cfg, is_onnx_file
+from emanet.deploy.export import (
+    compare,
+    config_test_shape,
+    load_test_batches,
+    random_batches,
 )
+from emanet.registry import MODELS
+from emanet.utils.errors import UserError
+from emanet.utils.precision import cpu_description, resolve_amp_dtype
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -39,7 +47,13 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         description='Benchmark test-time inference speed and memory')
     parser.add_argument('config', help='config file path')
     parser.add_argument('checkpoint', nargs='?',
-                        help='checkpoint file (random weights if omitted)')
+                        help='checkpoint file (random weights if omitted), '
+                        'or an .onnx file of tools/deployment/'
+                        'pytorch2onnx.py run by --backend')
+    parser.add_argument('--backend', choices=['onnxruntime', 'openvino'],
+                        help='runtime of an .onnx model (default '
+                        'onnxruntime); on CPUs openvino is the fastest '
+                        'path measured, see docs/benchmark.md')
     parser.add_argument('--num-images', type=int, default=5,
                         help='images timed per run (default 5)')
     parser.add_argument('--warmup', type=int, default=1,
@@ -60,12 +74,15 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--amp', nargs='?', const='auto',
                         choices=['auto', 'bf16', 'fp16'],
                         help='autocast (auto: bf16 where supported, else '
-                        'fp16); EM iterations stay float32')
+                        'fp16; EM iterations stay float32), or bf16 in '
+                        'openvino; float32 (and a log line saying why) on '
+                        'CPUs that would emulate bf16')
     parser.add_argument('--compile', action='store_true',
                         help='torch.compile (inductor, frozen weights) '
                         'the backbone and heads; the first image is slow')
     parser.add_argument('--check', action='store_true',
-                        help='compare with the plain float32 model on the '
+                        help='compare with the plain float32 model (an '
+                        '.onnx model: with it in onnxruntime) on the '
                         'same images: max |dlogit| and pixel agreement')
     parser.add_argument('--threads', type=int,
                         help='torch CPU threads (default: torch default)')
@@ -81,59 +98,6 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     if args.shape and min(args.shape) < 1:
         parser.error(f'--shape must be positive, got {args.shape}')
     return args
-
-
-def config_test_shape(cfg: Config) -> Tuple[int, int]:
-    """``(H, W)`` of test images: the test ``Resize`` scale or crop size."""
-    pipeline = cfg.get('test_pipeline') or \
-        cfg.get('test_dataloader', {}).get('dataset', {}).get('pipeline', [])
-    for transform in pipeline:
-        if transform.get('type') == 'Resize' and transform.get('scale'):
-            scale = transform['scale']
-            # mmcv scales are (w, h); keep_ratio treats them as (long, short)
-            return (min(scale), max(scale)) if transform.get(
-                'keep_ratio') else (scale[1], scale[0])
-    crop = cfg.get('crop_size')
-    if crop:
-        return tuple(crop)
-    raise KeyError('no test Resize scale or crop_size in the config; '
-                   'pass --shape H W')
-
-
-def load_test_batches(cfg: Config, num: int) -> Optional[List[dict]]:
-    """Up to ``num`` single-image batches of the test set (cycled).
-
-    Returns None when the test set cannot be built (files missing).
-    """
-    from mmengine.dataset import pseudo_collate
-
-    from emanet.registry import DATASETS
-    try:
-        dataset = DATASETS.build(copy.deepcopy(cfg.test_dataloader.dataset))
-        if len(dataset) == 0:
-            return None
-    except (FileNotFoundError, KeyError, ValueError, OSError) as err:
-        print(f'test set not available ({type(err).__name__}: '
-              f'{str(err).splitlines()[0] if str(err) else ""}); '
-              'timing random images')
-        return None
-    cache = [dataset[i] for i in range(min(num, len(dataset)))]
-    return [pseudo_collate([cache[i % len(cache)]]) for i in range(num)]
-
-
-def random_batches(shape: Tuple[int, int], num: int,
-                   seed: int = 0) -> List[dict]:
-    """``num`` single-image batches of random uint8 ``[3, H, W]`` images."""
-    gen = torch.Generator().manual_seed(seed)
-    h, w = shape
-    batches = []
-    for _ in range(num):
-        img = torch.randint(0, 256, (3, h, w), dtype=torch.uint8,
-                            generator=gen)
-        sample = SegDataSample(metainfo=dict(ori_shape=(h, w),
-                                             img_shape=(h, w)))
-        batches.append(dict(inputs=[img], data_samples=[sample]))
-    return batches
 
 
 def cpu_name() -> str:
@@ -208,16 +172,30 @@ def make_runner(model, device: torch.device, fast: bool, amp_dtype):
     return run
 
 
-def compare(reference: List[SegDataSample],
-            other: List[SegDataSample]) -> Tuple[float, float]:
-    """Max ``|dlogit|`` and the fraction of pixels with the same label."""
-    max_diff, same, total = 0.0, 0, 0
-    for ref, out in zip(reference, other):
-        diff = (ref.seg_logits.data.float() - out.seg_logits.data.float())
-        max_diff = max(max_diff, diff.abs().max().item())
-        same += (ref.pred_sem_seg.data == out.pred_sem_seg.data).sum().item()
-        total += ref.pred_sem_seg.data.numel()
-    return max_diff, same / total
+def build_timed_model(args, cfg, device: torch.device, amp_dtype,
+                      save_plain: Optional[str] = None):
+    """The model to time and whether it carries its own inference mode.
+
+    With ``save_plain`` the plain model's weights are written there
+    before the fast path changes them (the ``--check`` reference).
+    """
+    if is_onnx_file(args.checkpoint):
+        if args.fast or args.compile or device.type != 'cpu':
+            raise UserError('an exported model runs on the CPU in its '
+                            'runtime: drop --fast/--compile/--device cuda')
+        model = MODELS.build(backend_model_cfg(
+            cfg.model, args.checkpoint, args.backend, amp_dtype))
+        return model.eval(), False
+    model = init_model(cfg, args.checkpoint, device=str(device))
+    if save_plain:
+        torch.save(model.state_dict(), save_plain)
+    tuned = args.fast or args.compile
+    if tuned:
+        prepare_for_inference(
+            model, fuse_bn=args.fast,
+            channels_last=args.fast and not args.no_channels_last,
+            amp=amp_dtype, compile=args.compile)
+    return model, tuned
 
 
 def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
@@ -225,16 +203,12 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     if args.threads:
         torch.set_num_threads(args.threads)
     cfg = load_config(args.config, args.cfg_options)
+    init_default_scope(cfg.get('default_scope', 'emanet'))
     device = resolve_device(args.device)
+    # float32 where bf16 would be emulated (logged once, with the reason)
     amp_dtype = resolve_amp_dtype(
-        True if args.amp == 'auto' else args.amp, device.type)
+        True if args.amp == 'auto' else args.amp, device, what='--amp')
 
-    model = init_model(cfg, args.checkpoint, device=str(device))
-    if args.check:
-        # Kept on disk, not in memory, so the peak memory is the model's.
-        tmp_dir = tempfile.TemporaryDirectory()
-        plain_weights = osp.join(tmp_dir.name, 'plain.pth')
-        torch.save(model.state_dict(), plain_weights)
     total = args.warmup + args.num_images
     batches = None if args.shape else load_test_batches(cfg, total)
     source = 'test set'
@@ -242,28 +216,30 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
         shape = tuple(args.shape) if args.shape else config_test_shape(cfg)
         batches = random_batches(shape, total)
         source = f'random {shape[0]}x{shape[1]}'
-    tuned = args.fast or args.compile
-    if tuned:
-        prepare_for_inference(
-            model, fuse_bn=args.fast,
-            channels_last=args.fast and not args.no_channels_last,
-            amp=amp_dtype and {torch.bfloat16: 'bf16',
-                               torch.float16: 'fp16'}[amp_dtype],
-            compile=args.compile)
+    plain_weights = None
+    if args.check and not is_onnx_file(args.checkpoint):
+        # The reference runs after the timing, from weights kept on disk,
+        # so the peak memory is the timed model's.
+        tmp_dir = tempfile.TemporaryDirectory()
+        plain_weights = osp.join(tmp_dir.name, 'plain.pth')
+    model, tuned = build_timed_model(args, cfg, device, amp_dtype,
+                                     plain_weights)
     run = make_runner(model, device, tuned, amp_dtype)
     timer = Timer(device)
 
     test_cfg = getattr(model, 'test_cfg', None) or {}
+    backend = (args.backend or 'onnxruntime') if is_onnx_file(
+        args.checkpoint) else 'pytorch'
     settings = dict(
         config=osp.basename(args.config),
         checkpoint=args.checkpoint or 'none (random weights)',
+        backend=backend,
         device=(torch.cuda.get_device_name(device) if device.type == 'cuda'
-                else f'cpu: {cpu_name()}, {torch.get_num_threads()} '
-                'threads'),
+                else f'cpu: {cpu_name()} ({cpu_description()})'),
         inputs=source, test_mode=test_cfg.get('mode', 'whole'),
         fast=args.fast, channels_last=args.fast and not
         args.no_channels_last, amp=str(amp_dtype).replace('torch.', '')
-        if amp_dtype else 'off', compile=args.compile,
+        if amp_dtype else 'off (float32)', compile=args.compile,
         warmup=args.warmup, num_images=args.num_images,
         repeat_times=args.repeat_times, torch=torch.__version__)
     print('settings: ' + ', '.join(f'{k}={v}' for k, v in settings.items()),
@@ -301,10 +277,16 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     if args.check:
         check_batches = batches[args.warmup:]
         outputs = [run(b) for b in check_batches]
-        reference = init_model(cfg, None, device=str(device))
-        reference.load_state_dict(torch.load(plain_weights,
-                                             map_location=device))
-        tmp_dir.cleanup()
+        if is_onnx_file(args.checkpoint):
+            reference = MODELS.build(backend_model_cfg(
+                cfg.model, args.checkpoint, 'onnxruntime')).eval()
+            what = 'onnxruntime fp32'
+        else:
+            reference = init_model(cfg, None, device=str(device))
+            reference.load_state_dict(torch.load(plain_weights,
+                                                 map_location=device))
+            tmp_dir.cleanup()
+            what = 'plain fp32'
         ref_run = make_runner(reference, device, False, None)
         expected = [ref_run(b) for b in check_batches]
         max_diff, agreement = compare(
@@ -312,7 +294,7 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
             [s for out in outputs for s in out])
         results.update(max_abs_logit_diff=max_diff,
                        pixel_agreement=agreement)
-        print(f'check vs plain fp32: max |dlogit| {max_diff:.3g}, pixel '
+        print(f'check vs {what}: max |dlogit| {max_diff:.3g}, pixel '
               f'agreement {100 * agreement:.4f}% over '
               f'{len(check_batches)} image(s)')
     return results

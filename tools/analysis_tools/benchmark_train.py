@@ -29,6 +29,7 @@ from emanet.apis import load_config, resolve_device, revert_sync_bn_cfg
 from emanet.engine import amp_optim_wrapper_cfg
 from emanet.registry import MODELS
 from emanet.structures import SegDataSample
+from emanet.utils.precision import cpu_description
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 from benchmark import (  # noqa: E402
@@ -106,6 +107,18 @@ def random_train_batch(batch_size: int, shape: Tuple[int, int],
     return dict(inputs=inputs, data_samples=samples)
 
 
+def autocast_name(optim_wrapper) -> str:
+    """The precision the wrapper really trains in: a CPU that would
+    emulate bfloat16 makes ``CPUAmpOptimWrapper`` run float32."""
+    if type(optim_wrapper).__name__ not in AMP_WRAPPERS:
+        return 'off (float32)'
+    dtype = getattr(optim_wrapper, 'cast_dtype', None)
+    if dtype is None:  # mmengine's AmpOptimWrapper: float16 by default
+        return ('off (float32)' if type(optim_wrapper).__name__ ==
+                'CPUAmpOptimWrapper' else 'float16')
+    return str(dtype).replace('torch.', '')
+
+
 def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     args = parse_args(argv)
     if args.threads:
@@ -145,12 +158,10 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     settings = dict(
         config=osp.basename(args.config),
         device=(torch.cuda.get_device_name(device) if device.type == 'cuda'
-                else f'cpu: {cpu_name()}, {torch.get_num_threads()} '
-                'threads'),
+                else f'cpu: {cpu_name()} ({cpu_description()})'),
         batch_size=batch_size, shape=f'{shape[0]}x{shape[1]}',
         optim_wrapper=optim_cfg.get('type', 'OptimWrapper'),
-        amp=(optim_cfg.get('dtype', 'float16')
-             if optim_cfg.get('type') in AMP_WRAPPERS else 'off'),
+        amp=autocast_name(optim_wrapper),
         channels_last=args.channels_last, warmup=args.warmup,
         iters=args.iters, torch=torch.__version__)
     print('settings: ' + ', '.join(f'{k}={v}' for k, v in settings.items()),

@@ -135,9 +135,15 @@ class EncoderDecoder(BaseModel):
 
     def encode_decode(self, inputs: Tensor,
                       batch_img_metas: List[dict]) -> Tensor:
-        """Logits ``[B, K, H, W]`` resized to the input size ``(H, W)``."""
-        x = self.extract_feat(inputs)
-        return self.decode_head.predict(x, batch_img_metas, self.test_cfg)
+        """Logits ``[B, K, H, W]`` resized to the padded input size.
+
+        The network runs in :meth:`_forward`, the only step that an
+        exported model (:mod:`emanet.deploy.backends`) replaces.
+        """
+        meta = batch_img_metas[0]
+        size = meta.get('pad_shape', meta['img_shape'])[:2]
+        return resize(self._forward(inputs), size=size, mode='bilinear',
+                      align_corners=self.align_corners)
 
     def _forward(self, inputs: Tensor,
                  data_samples: Optional[SampleList] = None) -> Tensor:

@@ -18,6 +18,8 @@ from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 from torch.nn.modules.conv import _ConvNd
 
+from emanet.utils.precision import resolve_amp_dtype
+
 from .conv_fusion import fuse_conv_relu, fusion_available
 from .conv_split import split_wide_convs
 from .winograd import MIN_CHANNELS, winograd_convs
@@ -174,27 +176,6 @@ def _call_tensor_mode(model: nn.Module, inputs: torch.Tensor) -> Any:
     return model(inputs)
 
 
-def resolve_amp_dtype(amp: Any,
-                      device_type: str) -> Optional[torch.dtype]:
-    """Map ``amp`` (None/False, True, 'bf16', 'fp16') to an autocast dtype.
-
-    ``True`` picks bfloat16 on CPU and on GPUs that support it, else
-    float16.
-    """
-    if amp in (None, False, 'none', 'fp32'):
-        return None
-    if amp is True:
-        if device_type == 'cuda' and not torch.cuda.is_bf16_supported():
-            return torch.float16
-        return torch.bfloat16
-    dtypes = {'bf16': torch.bfloat16, 'bfloat16': torch.bfloat16,
-              'fp16': torch.float16, 'float16': torch.float16}
-    if amp not in dtypes:
-        raise ValueError(f'amp={amp!r} is not supported: use one of '
-                         f'None, True, {sorted(dtypes)}')
-    return dtypes[amp]
-
-
 def inference_context(device_type: str = 'cpu',
                       amp_dtype: Optional[torch.dtype] = None):
     """``torch.inference_mode`` plus autocast to ``amp_dtype`` if given."""
@@ -274,19 +255,21 @@ def prepare_for_inference(model: nn.Module,
             module taking a ``[N, C, H, W]`` tensor.
         fuse_bn: fold eval-mode BatchNorm into the preceding conv.
         channels_last: use the channels_last memory format.
-        amp: None (float32), True, 'bf16' or 'fp16' autocast.
+        amp: None (float32), True, 'bf16' or 'fp16' autocast; bf16 falls
+            back to float32 (one log line) where the device would emulate
+            it (:func:`emanet.utils.precision.resolve_amp_dtype`).
         compile: ``torch.compile`` the backbone, neck and heads.
         split_convs: on CPU, compute convolutions over >= 1024 input
             channels as sums over chunks of 256 channels, whose weights fit
-            the caches (:mod:`emanet.utils.conv_split`).
+            the caches (:mod:`emanet.deploy.conv_split`).
         fuse_relu: in float32 on CPU, after BN folding, run conv + ReLU
             (+ residual add) as single oneDNN calls
-            (:mod:`emanet.utils.conv_fusion`).
+            (:mod:`emanet.deploy.conv_fusion`).
         winograd: in float32 on CPU without ``compile``, compute stride-1
             3x3 convolutions with at least 256 input and output channels
             (or as many as an int ``winograd`` says) by the Winograd
             F(4x4, 3x3) algorithm, with four times fewer multiplications
-            (:mod:`emanet.utils.winograd`).
+            (:mod:`emanet.deploy.winograd`).
         example_inputs: ``[1, C, H, W]`` input for the one small forward
             that finds conv/BN pairs; 64x64 zeros by default.
 
@@ -307,7 +290,7 @@ def prepare_for_inference(model: nn.Module,
                 1, _first_conv_in_channels(model), 64, 64, device=device)
         fuse_conv_bn(model,
                      lambda: _call_tensor_mode(model, example_inputs))
-    amp_dtype = resolve_amp_dtype(amp, device.type)
+    amp_dtype = resolve_amp_dtype(amp, device, what='prepare_for_inference')
     if winograd and device.type == 'cpu' and amp_dtype is None and \
             not compile:  # inductor picks its own convolution algorithms
         winograd_convs(model,

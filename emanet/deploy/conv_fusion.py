@@ -109,7 +109,7 @@ def _fusable_block(m: nn.Module) -> bool:
 def fuse_conv_relu(model: nn.Module) -> List[str]:
     """Replace folded conv/ReLU modules and residual blocks by fused ones.
 
-    Call after :func:`~emanet.utils.fast_inference.fuse_conv_bn`, for
+    Call after :func:`~emanet.deploy.fast_path.fuse_conv_bn`, for
     float32 inference on CPU only (the fused kernels take no autocast).
 
     Returns:

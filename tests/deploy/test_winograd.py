@@ -7,9 +7,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from emanet.utils.conv_fusion import FusedConvReLU, FusedResBlock
-from emanet.utils.fast_inference import prepare_for_inference
-from emanet.utils.winograd import (
+from emanet.deploy.conv_fusion import FusedConvReLU, FusedResBlock
+from emanet.deploy.fast_path import prepare_for_inference
+from emanet.deploy.winograd import (
     WinogradConv2d,
     Workspace,
     winograd_convs,
