@@ -1,6 +1,7 @@
 """mmengine Runner with safe loading, atomic saving and exact resume."""
+import itertools
 import os.path as osp
-from typing import Any, Dict, Iterator, List, Optional
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 import torch
 import torch.distributed as torch_dist
@@ -16,10 +17,19 @@ from emanet.utils.checkpoint import (
     CheckpointError,
     atomic_path,
     check_state_dict_fits,
+    check_work_dir,
     get_state_dict,
     load_checkpoint_file,
+    nonfinite_tensors,
+    write_error,
 )
 from emanet.utils.random_state import get_random_state, set_random_state
+
+from .hooks.loss_check_hook import TrainingDivergedError, divergence_advice
+
+# How a user loads partial weights on purpose (named in the refusal).
+PARTIAL_HINT = ('set allow_partial_weights=True in the config '
+                '(tools/train.py and tools/test.py: --allow-partial-weights)')
 
 
 class _RestoreRandomStateAfterSkip:
@@ -70,13 +80,31 @@ class SegRunner(Runner):
     - checkpoints store every rank's random generators, restored on resume
       once the data loader has skipped the trained batches, and validation
       does not disturb the training generators, so a resumed run repeats
-      an uninterrupted one exactly (given deterministic kernels).
+      an uninterrupted one exactly (given deterministic kernels);
+    - weights for testing and ``load_from`` must fit the model exactly
+      (no missing or unexpected keys) unless the config sets
+      ``allow_partial_weights=True``; non-finite weights are refused;
+    - a model state holding NaN/Inf (weights, BatchNorm statistics, EMA
+      bases) is never saved: training stops naming the last finite
+      checkpoint; a work dir or disk that cannot be written stops with
+      one line naming the path;
+    - a run resumed from its final checkpoint runs the final validation
+      it missed.
     """
 
     # Class-level defaults: hooks may run before __init__ finishes.
     _resuming = False
     _resumed_meta: Dict[str, Any] = {}
     _val_random_state: Optional[Dict[str, Any]] = None
+    _validate_at_end = False
+    #: The latest checkpoint written completely (or resumed from).
+    last_saved_checkpoint: Optional[str] = None
+
+    def __init__(self, *args, **kwargs) -> None:
+        work_dir = kwargs['work_dir'] if 'work_dir' in kwargs else args[1]
+        check_work_dir(osp.abspath(work_dir),
+                       '--work-dir or work_dir in the config')
+        super().__init__(*args, **kwargs)
 
     # Distributed on CPU (gloo) ---------------------------------------------
     def setup_env(self, env_cfg: Dict) -> None:
@@ -111,7 +139,13 @@ class SegRunner(Runner):
                         map_location: Any = 'cpu',
                         strict: bool = False,
                         revise_keys: Optional[list] = None) -> dict:
-        """Load weights (``load_from``, test) or a whole state (resume)."""
+        """Load weights (``load_from``, test) or a whole state (resume).
+
+        Strict (every key of the model and no other) unless the config sets
+        ``allow_partial_weights=True``; always strict when resuming.
+        """
+        strict = strict or self._resuming or not self.cfg.get(
+            'allow_partial_weights', False)
         if revise_keys is None:
             revise_keys = [(r'^module.', '')]
         checkpoint = load_checkpoint_file(filename, map_location)
@@ -132,7 +166,8 @@ class SegRunner(Runner):
         model = self.model.module if wrapped else self.model
         check_state_dict_fits(
             model, get_state_dict(checkpoint, revise_keys), filename,
-            strict=strict or self._resuming)
+            strict=strict,
+            partial_hint='' if self._resuming else PARTIAL_HINT)
         checkpoint = _load_checkpoint_to_model(
             model, checkpoint, strict, revise_keys=revise_keys)
         self._has_loaded = True
@@ -146,8 +181,16 @@ class SegRunner(Runner):
             super().resume(filename, *args, **kwargs)
         finally:
             self._resuming = False
-        states = self._resumed_meta.get('random_state')
+        self.last_saved_checkpoint = filename
         loop = self._train_loop
+        if loop.iter >= loop.max_iters:
+            # Killed after the final checkpoint, which is written before
+            # the final validation: validate now. Nothing is left to train,
+            # so the data loader need not skip the trained batches.
+            self._validate_at_end = self._val_loop is not None
+            loop.dataloader_iterator = itertools.repeat(None)
+            return
+        states = self._resumed_meta.get('random_state')
         if not states or not hasattr(loop, 'dataloader_iterator'):
             return
         if len(states) != self.world_size:
@@ -161,10 +204,14 @@ class SegRunner(Runner):
             loop.dataloader_iterator, loop.iter, states[self.rank])
 
     # Saving ---------------------------------------------------------------
-    def _gather_random_state(self) -> List[Dict[str, Any]]:
+    def _gather_state(self) -> List[Tuple[Dict[str, Any], List[str]]]:
+        """Every rank's random state and non-finite tensor names."""
         # During validation (best-checkpoint saves) the training state is
         # the one taken before validation started.
-        state = self._val_random_state or get_random_state()
+        model = self.model.module if is_model_wrapper(self.model) \
+            else self.model
+        state = (self._val_random_state or get_random_state(),
+                 nonfinite_tensors(model.state_dict()))
         if is_distributed():
             return all_gather_object(state)
         return [state]
@@ -182,10 +229,27 @@ class SegRunner(Runner):
 
         Called on every rank (the random states are gathered); only rank 0
         writes.
+
+        Raises:
+            TrainingDivergedError: A parameter or buffer of some rank holds
+                NaN/Inf; nothing is written.
+            WorkDirError: The file cannot be written (full disk ...).
         """
+        backend = get_file_backend(out_dir, backend_args=backend_args)
+        path = backend.join_path(out_dir, filename)
+        gathered = self._gather_state()
+        bad = next((names for _, names in gathered if names), None)
+        if bad:
+            raise TrainingDivergedError(
+                f'Training diverged: the model holds NaN/Inf in '
+                f'{len(bad)} tensor(s) (first '
+                f'{bad[:3]}; BatchNorm statistics and EMA bases count too) '
+                f'although the loss was finite, so {path} was not saved. '
+                f'{divergence_advice(self.last_saved_checkpoint)}')
         meta = dict(meta or {})
-        meta['random_state'] = self._gather_random_state()
+        meta['random_state'] = [state for state, _ in gathered]
         if self.rank != 0:
+            self.last_saved_checkpoint = path
             return
         kwargs = dict(
             file_client_args=file_client_args,
@@ -194,14 +258,18 @@ class SegRunner(Runner):
             meta=meta,
             by_epoch=by_epoch,
             backend_args=backend_args)
-        backend = get_file_backend(out_dir, backend_args=backend_args)
         if file_client_args is not None or \
                 not isinstance(backend, LocalBackend):
             super().save_checkpoint(out_dir, filename, **kwargs)
-            return
-        with atomic_path(osp.join(out_dir, filename)) as tmp:
-            super().save_checkpoint(
-                osp.dirname(tmp), osp.basename(tmp), **kwargs)
+        else:
+            try:
+                with atomic_path(path) as tmp:
+                    super().save_checkpoint(
+                        osp.dirname(tmp), osp.basename(tmp), **kwargs)
+            except OSError as err:
+                raise write_error(
+                    path, err, self.last_saved_checkpoint) from err
+        self.last_saved_checkpoint = path
 
     def train(self):
         """Train; signal handlers set by hooks are restored even on errors."""
@@ -218,6 +286,9 @@ class SegRunner(Runner):
         which would otherwise make training after a validation differ from
         a run resumed at that point.
         """
+        if fn_name == 'after_train_epoch' and self._validate_at_end:
+            self._validate_at_end = False
+            self.val_loop.run()
         if fn_name == 'before_val':
             self._val_random_state = get_random_state()
         super().call_hook(fn_name, **kwargs)

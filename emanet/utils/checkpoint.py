@@ -6,12 +6,24 @@ writes into its checkpoints are unpickled. Anything else (a class that could
 run code when unpickled) is refused with an explanation.
 """
 import contextlib
+import errno
 import os
 import os.path as osp
 import pickle
 import re
 from collections import OrderedDict
-from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple, Union
+from typing import (
+    Any,
+    Callable,
+    Dict,
+    Iterable,
+    Iterator,
+    List,
+    Optional,
+    Set,
+    Tuple,
+    Union,
+)
 
 import torch
 import torch.nn as nn
@@ -32,6 +44,11 @@ class CheckpointError(UserError, RuntimeError):
 
 class UnsafeCheckpointError(CheckpointError):
     """The checkpoint holds a Python object that could run code."""
+
+
+class WorkDirError(UserError, OSError):
+    """The work dir cannot be created or written (a file, no permission,
+    a full disk)."""
 
 
 def _history_buffer_getattr(obj: Any, name: str) -> Any:
@@ -206,15 +223,100 @@ def _shape(value: Any) -> Optional[tuple]:
     return tuple(value.shape) if hasattr(value, 'shape') else None
 
 
+def nonfinite_tensors(tensors: Dict[str, Any]) -> List[str]:
+    """Names of the floating tensors that hold a NaN or an infinity.
+
+    Args:
+        tensors (dict): A state dict (parameters and buffers: BatchNorm
+            statistics, EMA bases ...); other values are ignored.
+
+    Returns:
+        list: The offending names, in order.
+    """
+    names, flags = [], []
+    for name, value in tensors.items():
+        if isinstance(value, torch.Tensor) and value.is_floating_point() \
+                and value.numel():
+            names.append(name)
+            flags.append(torch.isfinite(value).all())
+    if not flags:
+        return []
+    # One transfer for all flags rather than one sync per tensor.
+    finite = torch.stack([f.to(flags[0].device) for f in flags]).tolist()
+    return [name for name, ok in zip(names, finite) if not ok]
+
+
+# Blocks per stage of the ResNet depths (mmseg's ResNet.arch_settings).
+_RESNET_DEPTHS = {
+    ('BasicBlock', (2, 2, 2, 2)): 18,
+    ('BasicBlock', (3, 4, 6, 3)): 34,
+    ('Bottleneck', (3, 4, 6, 3)): 50,
+    ('Bottleneck', (3, 4, 23, 3)): 101,
+    ('Bottleneck', (3, 8, 36, 3)): 152,
+}
+
+
+def _backbone_layout(keys: Iterable[str]) -> Optional[str]:
+    """``'ResNet-50 (Bottleneck blocks 3, 4, 6, 3)'`` from state-dict keys."""
+    blocks: Dict[int, Set[int]] = {}
+    bottleneck = False
+    for key in keys:
+        found = re.match(r'backbone\.layer(\d+)\.(\d+)\.(\w+)', key)
+        if found:
+            blocks.setdefault(int(found.group(1)), set()).add(
+                int(found.group(2)))
+            bottleneck |= found.group(3) == 'conv3'
+    if not blocks:
+        return None
+    kind = 'Bottleneck' if bottleneck else 'BasicBlock'
+    counts = tuple(len(blocks[i]) for i in sorted(blocks))
+    depth = _RESNET_DEPTHS.get((kind, counts))
+    text = f'{kind} blocks {", ".join(map(str, counts))}'
+    return f'ResNet-{depth} ({text})' if depth else text
+
+
+def _by_part(keys: List[str]) -> str:
+    """``'decode_head: 40, auxiliary_head: 6'``: keys per top-level part."""
+    counts: Dict[str, int] = {}
+    for key in keys:
+        part = key.split('.', 1)[0]
+        counts[part] = counts.get(part, 0) + 1
+    return ', '.join(f'{part}: {n}' for part, n in counts.items())
+
+
+def _what_differs(own: Dict[str, Any], state_dict: Dict[str, Any],
+                  mismatched: List[Tuple[str, tuple, tuple]]) -> str:
+    """Sentences naming the architecture settings that differ."""
+    hints = ''
+    ckpt_arch, own_arch = _backbone_layout(state_dict), _backbone_layout(own)
+    if ckpt_arch and own_arch and ckpt_arch != own_arch:
+        hints += (f' The backbone differs: the checkpoint has {ckpt_arch}, '
+                  f'the config builds {own_arch}; set backbone.depth (and '
+                  "the heads' in_channels) to the checkpoint's, or use "
+                  'the config it was trained with.')
+    for key, ck, mod in mismatched:
+        if key.endswith('conv_seg.weight') and ck and mod and ck[0] != mod[0]:
+            hints += (f' num_classes differs: the checkpoint predicts '
+                      f'{ck[0]} classes, the config sets num_classes='
+                      f'{mod[0]}. Set num_classes in the decode head (and '
+                      'auxiliary head) to match, or, to fine-tune on other '
+                      'classes, delete the conv_seg keys from the checkpoint '
+                      'first.')
+            break
+    return hints
+
+
 def check_state_dict_fits(model: nn.Module,
                           state_dict: Dict[str, Any],
                           filename: str = 'checkpoint',
                           strict: bool = False,
-                          max_keys: int = 3) -> None:
+                          max_keys: int = 3,
+                          partial_hint: str = '') -> None:
     """Raise a clear error if ``state_dict`` does not fit ``model``.
 
-    Checked always: tensors present in both must have the same shape, and
-    the two must share at least one key. With ``strict`` (resuming), keys
+    Checked always: every floating tensor is finite, tensors present in
+    both have the same shape, and the two share at least one key. With
+    ``strict`` (evaluation, inference, ``load_from``, resuming), keys
     missing on either side are errors too.
 
     Args:
@@ -223,29 +325,23 @@ def check_state_dict_fits(model: nn.Module,
         filename (str): Named in the message.
         strict (bool): Also refuse missing and unexpected keys.
         max_keys (int): How many offending keys the message names.
+        partial_hint (str): How the caller's user loads partial weights on
+            purpose (e.g. ``'pass --allow-partial-weights'``); appended when
+            only keys, not shapes, differ.
 
     Raises:
-        CheckpointError: With the first offending keys and both shapes.
+        CheckpointError: With the first offending keys, both shapes and
+            the settings that differ.
     """
+    bad = nonfinite_tensors(state_dict)
+    if bad:
+        raise CheckpointError(
+            f'Checkpoint {filename} holds NaN/Inf values in {len(bad)} '
+            f'tensor(s) (first {bad[:max_keys]}): it was saved after '
+            'training diverged, so its predictions would be meaningless. '
+            'Use an earlier checkpoint of the run, or train again with a '
+            'lower learning rate.')
     own = model.state_dict()
-    mismatched = [(k, _shape(v), _shape(own[k])) for k, v in state_dict.items()
-                  if k in own and _shape(v) != _shape(own[k])]
-    if mismatched:
-        shown = '; '.join(f'{k}: checkpoint {ck} vs model {mod}'
-                          for k, ck, mod in mismatched[:max_keys])
-        msg = (f'Checkpoint {filename} does not fit the model built from the '
-               f'config: {len(mismatched)} tensor(s) differ in shape, first '
-               f'{shown}.')
-        for key, ck, mod in mismatched:
-            if key.endswith('conv_seg.weight') and ck and mod:
-                msg += (f' num_classes differs: the checkpoint predicts '
-                        f'{ck[0]} classes, the config sets num_classes='
-                        f'{mod[0]}. Set num_classes in the decode head (and '
-                        'auxiliary head) to match, or, to fine-tune on other '
-                        'classes, delete the conv_seg keys from the '
-                        'checkpoint first.')
-                break
-        raise CheckpointError(msg)
     shared = [k for k in state_dict if k in own]
     if state_dict and not shared:
         raise CheckpointError(
@@ -253,15 +349,32 @@ def check_state_dict_fits(model: nn.Module,
             f'built from the config (checkpoint has {list(state_dict)[:2]}, '
             f'model has {list(own)[:2]}): it is a checkpoint of another '
             'model.')
-    if strict:
-        missing = [k for k in own if k not in state_dict]
-        unexpected = [k for k in state_dict if k not in own]
-        if missing or unexpected:
-            raise CheckpointError(
-                f'Checkpoint {filename} does not fit the model built from '
-                f'the config: missing keys {missing[:max_keys]} '
-                f'({len(missing)} in all), unexpected keys '
-                f'{unexpected[:max_keys]} ({len(unexpected)} in all).')
+    mismatched = [(k, _shape(state_dict[k]), _shape(own[k])) for k in shared
+                  if _shape(state_dict[k]) != _shape(own[k])]
+    missing = [k for k in own if k not in state_dict] if strict else []
+    unexpected = [k for k in state_dict if k not in own] if strict else []
+    if not (mismatched or missing or unexpected):
+        return
+    parts = []
+    if mismatched:
+        shown = '; '.join(f'{k}: checkpoint {ck} vs model {mod}'
+                          for k, ck, mod in mismatched[:max_keys])
+        parts.append(f'{len(mismatched)} tensor(s) differ in shape, first '
+                     f'{shown}')
+    if missing:
+        parts.append(f'{len(missing)} key(s) of the model are missing '
+                     f'from the checkpoint ({_by_part(missing)}; first '
+                     f'{missing[:max_keys]})')
+    if unexpected:
+        parts.append(f'{len(unexpected)} key(s) of the checkpoint are not '
+                     f'in the model ({_by_part(unexpected)}; first '
+                     f'{unexpected[:max_keys]})')
+    msg = (f'Checkpoint {filename} does not fit the model built from the '
+           f'config: {"; ".join(parts)}.'
+           f'{_what_differs(own, state_dict, mismatched)}')
+    if (missing or unexpected) and not mismatched and partial_hint:
+        msg += f' To load matching weights only, {partial_hint}.'
+    raise CheckpointError(msg)
 
 
 def _fsync_dir(dirname: str) -> None:
@@ -319,34 +432,114 @@ def atomic_write_text(path: str, text: str) -> None:
             f.write(text)
 
 
+def process_alive(pid: int) -> bool:
+    """Whether a process with this id runs on this machine."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, owned by another user
+        return True
+    except (OSError, OverflowError):
+        return False
+    return True
+
+
 def remove_stale_tmp_files(dirname: str) -> List[str]:
-    """Delete temporary files left by a process killed during a save."""
+    """Delete temporary files left by a process killed during a save.
+
+    Files of a process that still runs (another job saving into the same
+    folder) are left alone; this process has no save in flight when it
+    calls this, so its own leftovers go too.
+    """
     removed = []
     if not osp.isdir(dirname):
         return removed
     for name in os.listdir(dirname):
-        if name.startswith('.') and TMP_MARK in name:
-            with contextlib.suppress(OSError):
-                os.remove(osp.join(dirname, name))
-                removed.append(name)
+        if not (name.startswith('.') and TMP_MARK in name):
+            continue
+        pid = name.rsplit(TMP_MARK, 1)[1]
+        if pid.isdigit() and int(pid) != os.getpid() and \
+                process_alive(int(pid)):
+            continue
+        with contextlib.suppress(OSError):
+            os.remove(osp.join(dirname, name))
+            removed.append(name)
     return removed
+
+
+def _os_reason(err: OSError) -> str:
+    """What an ``OSError`` of a write means, in words."""
+    if err.errno in (errno.ENOSPC, errno.EDQUOT):
+        return 'the disk is full (or the quota is used up)'
+    if err.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return 'no permission to write there (or a read-only file system)'
+    if err.errno in (errno.EEXIST, errno.ENOTDIR):
+        return 'a file, not a folder, has that name (or one above it)'
+    return err.strerror or str(err)
+
+
+def check_work_dir(path: str, option: str) -> None:
+    """Create ``path`` if needed and make sure files can be written in it.
+
+    Args:
+        path (str): The work dir.
+        option (str): What set it, named in the message (``'--work-dir'``,
+            ``'work_dir in configs/x.py'`` ...).
+
+    Raises:
+        WorkDirError: One line with the path, the option, the reason and
+            what to do.
+    """
+    try:
+        os.makedirs(path, exist_ok=True)
+        probe = tmp_path_for(osp.join(path, 'write-test'))
+        with open(probe, 'wb') as f:
+            f.write(b'0')
+        os.remove(probe)
+    except OSError as err:
+        raise WorkDirError(
+            f'Cannot use the work dir {path} (set by {option}): '
+            f'{_os_reason(err)} [{type(err).__name__}: {err}]. Choose a '
+            f'writable folder with --work-dir, or fix {path}.') from err
+
+
+def write_error(path: str, err: OSError,
+                previous: Optional[str]) -> WorkDirError:
+    """The one-line error for a checkpoint (or its bookkeeping) not written.
+
+    Args:
+        path (str): The file that could not be written.
+        err (OSError): The cause.
+        previous (str, optional): The last checkpoint written completely.
+    """
+    kept = (f'The previous checkpoint {previous} is intact and named in '
+            'last_checkpoint.' if previous else
+            'No earlier checkpoint of this run exists.')
+    return WorkDirError(
+        f'Could not write {path}: {_os_reason(err)} [{err}]. {kept} Free '
+        'space there or choose another folder (--work-dir, or work_dir in '
+        'the config), then continue with --resume.')
 
 
 def load_checkpoint(model: nn.Module,
                     filename: str,
                     map_location: MapLocation = 'cpu',
-                    strict: bool = False) -> dict:
+                    strict: bool = False,
+                    partial_hint: str = '') -> dict:
     """Safely load a checkpoint file into ``model`` with clear errors.
 
-    For code outside the Runner (``init_model``, scripts). Shapes are
-    checked first (see :func:`check_state_dict_fits`).
+    For code outside the Runner (``init_model``, scripts). Values, shapes
+    and (with ``strict``) keys are checked first, see
+    :func:`check_state_dict_fits` (also for ``partial_hint``).
 
     Returns:
         dict: The whole checkpoint (``meta`` included when present).
     """
     checkpoint = load_checkpoint_file(filename, map_location)
     state_dict = get_state_dict(checkpoint)
-    check_state_dict_fits(model, state_dict, filename, strict=strict)
+    check_state_dict_fits(model, state_dict, filename, strict=strict,
+                          partial_hint=partial_hint)
     from mmengine.runner.checkpoint import load_state_dict
     load_state_dict(model, state_dict, strict=strict)
     return checkpoint

@@ -1,4 +1,9 @@
-"""Checkpoint writes are atomic: a save cut short keeps the previous one."""
+"""Checkpoint writes are atomic: a save cut short keeps the previous one.
+
+Work dirs that cannot be written and full disks stop with one line naming
+the path; temporary files of live processes survive the start-up cleanup.
+"""
+import errno
 import os
 import subprocess
 import sys
@@ -9,7 +14,13 @@ import torch
 from engine_toy import make_runner
 from mmengine.fileio.backends.local_backend import LocalBackend
 
-from emanet.utils.checkpoint import load_checkpoint_file
+import emanet.utils.checkpoint as checkpoint_module
+from emanet.utils.checkpoint import (
+    WorkDirError,
+    load_checkpoint_file,
+    remove_stale_tmp_files,
+)
+from emanet.utils.errors import UserError
 
 ENGINE_DIR = os.path.dirname(__file__)
 REPO = os.path.dirname(os.path.dirname(ENGINE_DIR))
@@ -52,6 +63,66 @@ def test_failed_save_keeps_previous_checkpoint(tmp_path, monkeypatch):
         runner.train()
     _assert_previous_checkpoint_intact(tmp_path)
     assert not [p for p in os.listdir(tmp_path) if '.tmp-' in p]
+
+
+def test_full_disk_names_the_file_and_keeps_previous(tmp_path, monkeypatch):
+    def crash():
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(LocalBackend, 'put', _half_write_put(crash))
+    runner = make_runner(tmp_path, max_iters=4, interval=2, max_keep_ckpts=1)
+    with pytest.raises(WorkDirError) as err:
+        runner.train()
+    assert isinstance(err.value, UserError)
+    assert str(err.value).startswith(
+        f'Could not write {tmp_path / "iter_4.pth"}: the disk is full (or '
+        'the quota is used up) [[Errno 28] No space left on device]. The '
+        f'previous checkpoint {tmp_path / "iter_2.pth"} is intact and named '
+        'in last_checkpoint. Free space there or choose another folder '
+        '(--work-dir, or work_dir in the config)')
+    _assert_previous_checkpoint_intact(tmp_path)
+    assert not [p for p in os.listdir(tmp_path) if '.tmp-' in p]
+
+
+def test_unusable_work_dir_is_named(tmp_path, monkeypatch):
+    a_file = tmp_path / 'a_file'
+    a_file.write_text('')
+    for path in (a_file, a_file / 'below'):
+        with pytest.raises(WorkDirError) as err:
+            make_runner(path)
+        assert str(err.value).startswith(
+            f'Cannot use the work dir {path} (set by --work-dir or work_dir '
+            'in the config): a file, not a folder, has that name (or one '
+            'above it)')
+    # Root may write anywhere, so a folder without write permission is
+    # simulated: every file opened in the work dir is refused.
+    locked = tmp_path / 'locked'
+
+    def refuse(path, *args, **kwargs):
+        raise PermissionError(errno.EACCES, 'Permission denied', path)
+
+    monkeypatch.setattr(checkpoint_module, 'open', refuse, raising=False)
+    with pytest.raises(WorkDirError, match=f'Cannot use the work dir '
+                       f'{locked} .* no permission to write there'):
+        make_runner(locked)
+
+
+def test_stale_tmp_cleanup_spares_live_processes(tmp_path):
+    dead = subprocess.Popen([sys.executable, '-c', 'pass'])
+    dead.wait()
+    live = subprocess.Popen([sys.executable, '-c',
+                             'import time; time.sleep(60)'])
+    try:
+        names = [f'.iter_4.pth.tmp-{live.pid}', f'.iter_2.pth.tmp-{dead.pid}',
+                 f'.last_checkpoint.tmp-{os.getpid()}']
+        for name in names:
+            (tmp_path / name).write_bytes(b'partial')
+        assert sorted(remove_stale_tmp_files(str(tmp_path))) == \
+            sorted(names[1:])
+        assert os.listdir(tmp_path) == [names[0]]
+    finally:
+        live.kill()
+        live.wait()
 
 
 @pytest.mark.slow

@@ -8,10 +8,13 @@ import textwrap
 import time
 
 import pytest
+import torch
 from engine_toy import make_runner
 from mmengine.hooks import Hook
 
-from emanet.utils.checkpoint import load_checkpoint_file
+from emanet.engine.hooks.loss_check_hook import TrainingDivergedError
+from emanet.utils.checkpoint import CheckpointError, load_checkpoint_file
+from emanet.utils.errors import UserError
 
 ENGINE_DIR = os.path.dirname(__file__)
 REPO = os.path.dirname(os.path.dirname(ENGINE_DIR))
@@ -30,11 +33,59 @@ def test_nan_loss_stops_before_checkpoint(tmp_path):
     msg = str(err.value)
     assert 'iteration 4 of 8' in msg and 'loss_aux=nan' in msg
     assert 'loss=nan' in msg and 'loss_main' not in msg
-    assert f'last good checkpoint is {tmp_path / "iter_2.pth"}' in msg
+    last = tmp_path / 'iter_2.pth'
+    assert f'The last finite checkpoint is {last}: lower the learning rate ' \
+        f'(optim_wrapper.optimizer.lr) and start from it with --load-from ' \
+        f'{last}; --resume {last}' in msg
     # Iteration 4 would have been saved (interval 2): it was not.
     assert sorted(p for p in os.listdir(tmp_path) if p.endswith('.pth')) \
         == ['iter_2.pth']
     assert _last_checkpoint(tmp_path) == str(tmp_path / 'iter_2.pth')
+
+
+class _PoisonBases(Hook):
+    """Makes the moving-average buffer infinite after iteration ``at``,
+    the loss staying finite (like BatchNorm statistics that overflow)."""
+
+    priority = 'NORMAL'  # before CheckpointHook
+
+    def __init__(self, at):
+        self.at = at
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None,
+                         outputs=None):
+        if runner.iter + 1 == self.at:
+            runner.model.bases.fill_(float('inf'))
+
+
+def test_nonfinite_state_is_never_saved(tmp_path):
+    runner = make_runner(tmp_path, max_iters=6, interval=1,
+                         custom_hooks=[dict(type='NonFiniteLossHook'),
+                                       _PoisonBases(3)])
+    with pytest.raises(TrainingDivergedError) as err:
+        runner.train()
+    msg = str(err.value)
+    last = tmp_path / 'iter_2.pth'
+    assert msg.startswith(
+        "Training diverged: the model holds NaN/Inf in 1 tensor(s) (first "
+        "['bases']; BatchNorm statistics and EMA bases count too) although "
+        "the loss was finite, so "
+        f"{tmp_path / 'iter_3.pth'} was not saved. The last finite "
+        f"checkpoint is {last}: lower the learning rate")
+    assert f'--load-from {last}' in msg and '\n' not in msg
+    assert isinstance(err.value, FloatingPointError) and \
+        isinstance(err.value, UserError)
+    assert sorted(p for p in os.listdir(tmp_path) if p.endswith('.pth')) \
+        == ['iter_1.pth', 'iter_2.pth']
+    assert _last_checkpoint(tmp_path) == str(last)
+    # A non-finite checkpoint is refused for loading too.
+    state = load_checkpoint_file(str(last))
+    state['state_dict']['bases'][0] = float('nan')
+    torch.save(state, tmp_path / 'bad.pth')
+    runner = make_runner(tmp_path / 'wd2', load_from=str(tmp_path / 'bad.pth'))
+    with pytest.raises(CheckpointError, match=r'bad.pth holds NaN/Inf '
+                       r"values in 1 tensor\(s\) \(first \['bases'\]\)"):
+        runner.load_or_resume()
 
 
 class _SendSignal(Hook):

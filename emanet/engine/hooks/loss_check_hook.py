@@ -5,11 +5,35 @@ from typing import Dict, Optional
 from mmengine.hooks import Hook
 
 from emanet.registry import HOOKS
+from emanet.utils.errors import UserError
+
+
+class TrainingDivergedError(UserError, FloatingPointError):
+    """A loss, weight or buffer became NaN/Inf during training."""
+
+
+def divergence_advice(last: Optional[str]) -> str:
+    """What to do after divergence, naming the last finite checkpoint.
+
+    Args:
+        last (str, optional): The last checkpoint written (the runner
+            writes only finite ones).
+    """
+    if not last:
+        return ('No checkpoint had been written: lower the learning rate '
+                '(optim_wrapper.optimizer.lr) and train again.')
+    return (f'The last finite checkpoint is {last}: lower the learning '
+            'rate (optim_wrapper.optimizer.lr) and start from it with '
+            f'--load-from {last}; --resume {last} also restores the old '
+            'learning rate with the optimizer state, so use it when the '
+            'cause was elsewhere (labels outside the classes, float16 '
+            'overflow with --amp).')
 
 
 @HOOKS.register_module()
 class NonFiniteLossHook(Hook):
-    """Raise ``FloatingPointError`` when a loss term is NaN or infinite.
+    """Raise :class:`TrainingDivergedError` (a ``FloatingPointError``) when
+    a loss term is NaN or infinite.
 
     Runs after ``RuntimeInfoHook`` has copied the iteration's ``log_vars``
     into the message hub as Python numbers, so the check costs no extra
@@ -53,12 +77,10 @@ class NonFiniteLossHook(Hook):
         if not bad:
             return
         terms = ', '.join(f'{k}={v}' for k, v in bad.items())
-        last = runner.message_hub.get_info('last_ckpt')
-        kept = (f'the last good checkpoint is {last} (resume from it with '
-                '--resume)' if last else 'no checkpoint had been written')
-        raise FloatingPointError(
+        # SegRunner writes finite checkpoints only and tracks the last one.
+        last = getattr(runner, 'last_saved_checkpoint', None) or \
+            runner.message_hub.get_info('last_ckpt')
+        raise TrainingDivergedError(
             f'Non-finite loss at iteration {runner.iter + 1} of '
-            f'{runner.max_iters}: {terms}. Training stopped before saving, '
-            f'so {kept}. Usual causes: a learning rate too high for the '
-            'batch size, label values outside the classes, or float16 '
-            'overflow with --amp.')
+            f'{runner.max_iters}: {terms}; training stopped before saving. '
+            f'{divergence_advice(last)}')
