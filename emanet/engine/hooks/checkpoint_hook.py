@@ -7,7 +7,11 @@ from mmengine.fileio import LocalBackend
 from mmengine.hooks import CheckpointHook as MMEngineCheckpointHook
 
 from emanet.registry import HOOKS
-from emanet.utils.checkpoint import atomic_write_text, remove_stale_tmp_files
+from emanet.utils.checkpoint import (
+    atomic_write_text,
+    remove_stale_tmp_files,
+    write_error,
+)
 
 
 @HOOKS.register_module()
@@ -24,7 +28,8 @@ class CheckpointHook(MMEngineCheckpointHook):
     3. only then delete checkpoints beyond ``max_keep_ckpts`` (mmengine
        deletes them before writing the new one).
 
-    Temporary files left by a killed save are removed when training starts.
+    Temporary files left by a killed save are removed when training starts
+    (not those of a process that still runs).
     """
 
     def before_train(self, runner) -> None:
@@ -46,6 +51,8 @@ class CheckpointHook(MMEngineCheckpointHook):
             runner.message_hub.update_info('keep_ckpt_ids',
                                            list(self.keep_ckpt_ids))
 
+        previous_ckpt = getattr(runner, 'last_saved_checkpoint', None) or \
+            self.last_ckpt
         ckpt_filename = self.filename_tmpl.format(step)
         self.last_ckpt = self.file_backend.join_path(self.out_dir,
                                                      ckpt_filename)
@@ -62,8 +69,11 @@ class CheckpointHook(MMEngineCheckpointHook):
             **self.args)
         if not is_main_process():
             return
-        atomic_write_text(
-            osp.join(runner.work_dir, 'last_checkpoint'), self.last_ckpt)
+        record = osp.join(runner.work_dir, 'last_checkpoint')
+        try:
+            atomic_write_text(record, self.last_ckpt)
+        except OSError as err:
+            raise write_error(record, err, previous_ckpt) from err
         if outdated is not None:
             path = self.file_backend.join_path(
                 self.out_dir, self.filename_tmpl.format(outdated))
