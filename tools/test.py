@@ -4,6 +4,7 @@ Examples::
 
     python tools/test.py CONFIG CHECKPOINT
     python tools/test.py CONFIG CHECKPOINT --aug-test
+    python tools/test.py CONFIG model.onnx --backend openvino
     python tools/test.py CONFIG CHECKPOINT --out preds --show-dir overlays
     python tools/test.py CONFIG CHECKPOINT --out submission --format-only \\
         --cfg-options test_dataloader.dataset.data_prefix.img_path=leftImg8bit/test
@@ -22,13 +23,23 @@ from mmengine.runner import Runner
 
 import emanet  # noqa: F401  (creates the 'emanet' registry scope)
 from emanet.apis import build_runner, load_config, prepare_launch
+from emanet.deploy.backends import is_onnx_file
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description='Test (and evaluate) a segmentor')
     parser.add_argument('config', help='config file path')
-    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument(
+        'checkpoint',
+        help='checkpoint file, or an .onnx model of '
+        'tools/deployment/pytorch2onnx.py run by --backend')
+    parser.add_argument(
+        '--backend',
+        choices=['onnxruntime', 'openvino'],
+        help='runtime of an .onnx model (default onnxruntime). On CPUs '
+        'the fastest path measured is --backend openvino (with --amp '
+        'where bf16 is native); see docs/benchmark.md')
     parser.add_argument(
         '--work-dir',
         help='folder for logs and test_metrics.json '
@@ -68,8 +79,10 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument(
         '--amp',
         action='store_true',
-        help='bfloat16 autocast (float16 on GPUs without bf16); the EM '
-        'iterations stay float32')
+        help='bfloat16 autocast (float16 on GPUs without bf16; the EM '
+        'iterations stay float32), or bf16 in openvino for an .onnx model; '
+        'float32, with a log line saying why, on CPUs that would emulate '
+        'bf16')
     parser.add_argument(
         '--cfg-options',
         nargs='+',
@@ -192,11 +205,30 @@ def _drop_annotations(pipeline: list) -> list:
     return kept
 
 
+def use_exported_model(cfg: Config, args: argparse.Namespace) -> None:
+    """Make ``cfg.model`` the backend segmentor of an ``.onnx`` file."""
+    from emanet.deploy.backends import backend_model_cfg, onnx_input_shape
+    from emanet.utils.errors import UserError
+    if args.fast or cfg.get('fast_inference') is not None:
+        raise UserError(f'{args.checkpoint}: --fast and fast_inference are '
+                        'for PyTorch checkpoints; an exported model runs as '
+                        'its runtime optimises it')
+    if args.aug_test and None not in onnx_input_shape(args.checkpoint):
+        raise UserError(f'--aug-test runs views of several sizes, but '
+                        f'{args.checkpoint} takes one input shape: export '
+                        'it with --dynamic-export')
+    cfg.model = backend_model_cfg(cfg.model, args.checkpoint, args.backend,
+                                  amp=args.amp or None)
+    cfg.load_from = None
+
+
 def setup_cfg(args: argparse.Namespace) -> Config:
     """Load the config and apply the command-line options."""
     cfg = load_config(args.config, args.cfg_options, args.work_dir)
     cfg.load_from = args.checkpoint
     cfg.resume = False
+    if is_onnx_file(args.checkpoint):
+        use_exported_model(cfg, args)
 
     dataset = cfg.test_dataloader.dataset
     if args.aug_test:
@@ -245,7 +277,8 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, float]:
     """Test; returns the metrics ({} with --format-only)."""
     args = parse_args(argv)
     cfg = setup_cfg(args)
-    options = fast_inference_options(cfg, args.fast, args.amp)
+    options = None if is_onnx_file(args.checkpoint) else \
+        fast_inference_options(cfg, args.fast, args.amp)
     runner = build_runner(cfg)
     runner.register_hook(ProgressBarHook())
     if options is not None:

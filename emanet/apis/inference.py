@@ -40,7 +40,8 @@ def _dataset_meta_from_cfg(cfg: Config) -> Optional[dict]:
 def init_model(config: Union[str, Path, Config],
                checkpoint: Optional[str] = None,
                device: Optional[str] = None,
-               cfg_options: Optional[dict] = None) -> nn.Module:
+               cfg_options: Optional[dict] = None,
+               backend: Optional[str] = None) -> nn.Module:
     """Build a segmentor in eval mode, optionally with weights.
 
     Pretrained backbone weights are never fetched and SyncBN becomes BN.
@@ -50,8 +51,12 @@ def init_model(config: Union[str, Path, Config],
     Args:
         config: config file path or :class:`Config`.
         checkpoint (str, optional): checkpoint file; random weights if None.
+            An ``.onnx`` file of ``tools/deployment/pytorch2onnx.py`` gives
+            a segmentor that runs it in ``backend`` on the CPU.
         device (str, optional): ``'cuda'`` when available, else ``'cpu'``.
         cfg_options (dict, optional): overrides merged into the config.
+        backend (str, optional): for an ``.onnx`` checkpoint,
+            ``'onnxruntime'`` (default) or ``'openvino'``.
 
     Returns:
         nn.Module: the segmentor, with ``cfg`` and ``dataset_meta`` set.
@@ -65,6 +70,8 @@ def init_model(config: Union[str, Path, Config],
                         f'got {type(config).__name__}')
     if cfg_options:
         config.merge_from_dict(cfg_options)
+    if str(checkpoint).lower().endswith('.onnx'):
+        return _init_exported_model(config, checkpoint, backend)
     device = resolve_device(device)
     model_cfg = config.model
     model_cfg.pretrained = None
@@ -100,6 +107,19 @@ def init_model(config: Union[str, Path, Config],
     model.to(device)
     model.eval()
     return model
+
+
+def _init_exported_model(config: Config, model_file: str,
+                         backend: Optional[str]) -> nn.Module:
+    """A backend segmentor (CPU) for an exported ``.onnx`` file."""
+    from emanet.deploy.backends import backend_model_cfg
+    init_default_scope(config.get('default_scope', 'emanet'))
+    model = MODELS.build(backend_model_cfg(config.model, model_file,
+                                           backend))
+    if not model.dataset_meta:
+        model.dataset_meta = _dataset_meta_from_cfg(config)
+    model.cfg = config
+    return model.eval()
 
 
 def _test_pipeline(cfg: Config) -> Compose:

@@ -9,7 +9,7 @@ normalised batch ``[B, 3, H, W]``, runs in ONNX Runtime or OpenVINO.
 import copy
 import json
 import os.path as osp
-from typing import Any, Optional, Tuple
+from typing import Any, Optional, Tuple, Union
 
 import numpy as np
 import torch
@@ -51,6 +51,15 @@ def read_onnx(model_file: str) -> Tuple[dict, Optional[dict]]:
     return meta, dataset_meta
 
 
+def onnx_input_shape(model_file: str) -> Tuple[Optional[int], ...]:
+    """The input dims of an ONNX file, None where dynamic."""
+    onnx = require('onnx')
+    read_onnx(model_file)  # one-line error for a missing or corrupt file
+    dims = onnx.load(model_file).graph.input[0].type.tensor_type.shape.dim
+    return tuple(d.dim_value if d.HasField('dim_value') else None
+                 for d in dims)
+
+
 class BackendSegmentor(EncoderDecoder):
     """EncoderDecoder whose network runs in an inference runtime.
 
@@ -66,7 +75,8 @@ class BackendSegmentor(EncoderDecoder):
 
     def __init__(self, model_file: str, data_preprocessor: dict,
                  test_cfg: Optional[dict] = None,
-                 align_corners: bool = False, amp: Any = None) -> None:
+                 align_corners: bool = False,
+                 amp: Union[bool, str, torch.dtype, None] = None) -> None:
         BaseModel.__init__(self, data_preprocessor=MODELS.build(
             copy.deepcopy(data_preprocessor)))
         self.model_file = model_file

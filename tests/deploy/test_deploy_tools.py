@@ -1,0 +1,96 @@
+"""pytorch2onnx.py, tools/test.py and the inference API with an exported
+model, on the tiny demo run of tests/tools (trained 2 iterations)."""
+import os
+import os.path as osp
+import sys
+
+import pytest
+
+sys.path.insert(0, osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))),
+                            'tools'))
+from test_train_test_tools import TOOLS_EXTRA, load_tool  # noqa: E402
+from tiny_demo import write_tiny_config  # noqa: E402
+
+SLIDE = ['model.test_cfg.mode=slide', 'model.test_cfg.crop_size=[64,64]',
+         'model.test_cfg.stride=[48,48]', 'model.test_cfg.slide_batch_size=2']
+
+
+@pytest.fixture(scope='module')
+def exported(demo_data_root, tmp_path_factory):
+    """Config, checkpoint and its dynamic ONNX export (verified)."""
+    root = tmp_path_factory.mktemp('deploy')
+    config = write_tiny_config(root / 'tiny_demo.py', demo_data_root,
+                               TOOLS_EXTRA)
+    work_dir = str(root / 'train')
+    load_tool('tools/train.py').main([config, '--work-dir', work_dir])
+    ckpt = osp.join(work_dir, 'iter_2.pth')
+    onnx_file = str(root / 'tiny.onnx')
+    code = load_tool('tools/deployment/pytorch2onnx.py').main(
+        [config, ckpt, '--output-file', onnx_file, '--dynamic-export',
+         '--verify'])
+    assert code == 0
+    return config, ckpt, onnx_file, str(root)
+
+
+def run_test(config, model_file, work_dir, *extra):
+    metrics = load_tool('tools/test.py').main(
+        [config, model_file, '--work-dir', work_dir, *extra])
+    return metrics['mIoU']
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('mode', ['whole', 'slide', 'aug-test'])
+def test_exported_model_gives_the_checkpoints_miou(exported, mode):
+    config, ckpt, onnx_file, root = exported
+    extra = {'whole': [], 'slide': ['--cfg-options', *SLIDE],
+             'aug-test': ['--aug-test']}[mode]
+    work = osp.join(root, mode)
+    expected = run_test(config, ckpt, work, *extra)
+    for backend in ['onnxruntime', 'openvino']:
+        got = run_test(config, onnx_file, work, '--backend', backend, *extra)
+        assert got == pytest.approx(expected, abs=0.1), backend
+
+
+@pytest.mark.slow
+def test_exported_model_writes_predictions_and_overlays(exported, capsys):
+    config, _, onnx_file, root = exported
+    out, show = osp.join(root, 'preds'), osp.join(root, 'overlays')
+    run_test(config, onnx_file, osp.join(root, 'files'), '--out', out,
+             '--show-dir', show)
+    assert 'mIoU: ' in capsys.readouterr().out
+    assert len([f for f in os.listdir(out) if f.endswith('.png')]) == 2
+    pngs = [f for _, _, files in os.walk(show) for f in files
+            if f.endswith('.png')]
+    assert len(pngs) == 2
+
+
+@pytest.mark.slow
+def test_static_export_and_aug_test_say_what_to_do(exported, capsys):
+    from emanet.utils.errors import UserError
+    config, ckpt, _, root = exported
+    static = osp.join(root, 'static.onnx')
+    assert load_tool('tools/deployment/pytorch2onnx.py').main(
+        [config, ckpt, '--output-file', static]) == 0
+    assert 'static 1x3x64x128 input' in capsys.readouterr().out
+    with pytest.raises(UserError, match='--aug-test runs views of several '
+                       'sizes, but .*static.onnx takes one input shape: '
+                       'export it with --dynamic-export'):
+        run_test(config, static, osp.join(root, 'static'), '--aug-test')
+
+
+@pytest.mark.slow
+def test_api_draws_with_the_files_own_classes(exported, tmp_path):
+    from emanet.apis import inference_model, init_model, show_result
+    config, _, onnx_file, _ = exported
+    model = init_model(config, onnx_file, backend='openvino')
+    assert model.dataset_meta['classes'][0] == 'road'
+    assert len(model.dataset_meta['palette']) == 19
+    import glob
+    image = sorted(glob.glob(osp.join(
+        model.cfg.test_dataloader.dataset.data_root, 'leftImg8bit', 'val',
+        '*', '*.png')))[0]
+    result = inference_model(model, image)
+    assert result.pred_sem_seg.data.shape[1:] == (256, 512)
+    overlay = show_result(model, image, result,
+                          out_file=str(tmp_path / 'o.png'))
+    assert overlay.shape == (256, 512, 3) and (tmp_path / 'o.png').exists()

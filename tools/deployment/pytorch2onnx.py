@@ -1,0 +1,101 @@
+"""Export a segmentor to ONNX and check it against PyTorch.
+
+The file holds the network on normalised inputs (``input`` ``[B, 3, H, W]``
+-> ``logits`` ``[B, K, H/8, W/8]``); the config's data preprocessor,
+whole/slide inference, resize and argmax run in Python around it
+(``tools/test.py CONFIG model.onnx``). Classes and palette are stored in
+the file's metadata.
+
+Examples::
+
+    python tools/deployment/pytorch2onnx.py CONFIG CKPT \\
+        --output-file model.onnx --dynamic-export --verify
+    python tools/test.py CONFIG model.onnx --backend openvino
+"""
+import argparse
+import sys
+import time
+from typing import List, Optional
+
+import torch
+from mmengine.config import DictAction
+from mmengine.registry import init_default_scope
+
+import emanet  # noqa: F401  (creates the 'emanet' registry scope)
+from emanet.apis import init_model, load_config
+from emanet.deploy.backends import backend_model_cfg
+from emanet.deploy.export import (
+    compare,
+    export_onnx,
+    load_test_batches,
+    network_input_shape,
+    random_batches,
+)
+from emanet.registry import MODELS
+from emanet.utils.errors import UserError
+
+MIN_AGREEMENT = 0.999
+
+
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description='Export to ONNX')
+    parser.add_argument('config', help='config file path')
+    parser.add_argument('checkpoint', nargs='?',
+                        help='checkpoint file (random weights if omitted)')
+    parser.add_argument('--output-file', default='model.onnx')
+    parser.add_argument('--shape', type=int, nargs=2, metavar=('H', 'W'),
+                        help='traced input size (default: the slide crop, '
+                        'else the test image size); the only size a '
+                        'static export takes')
+    parser.add_argument('--dynamic-export', action='store_true',
+                        help='dynamic batch, height and width (needed '
+                        'for --aug-test and images of several sizes)')
+    parser.add_argument('--opset-version', type=int, default=17)
+    parser.add_argument('--verify', action='store_true',
+                        help='run the file in ONNX Runtime on a test set '
+                        'image (random if none) against PyTorch; exit 1 '
+                        f'below {100 * MIN_AGREEMENT:g}%% equal pixels')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config keys')
+    return parser.parse_args(argv)
+
+
+def verify(cfg, model, output_file: str) -> float:
+    """Share of pixels where ONNX Runtime predicts PyTorch's class."""
+    batch = load_test_batches(cfg, 1) or random_batches(
+        network_input_shape(cfg), 1)
+    exported = MODELS.build(backend_model_cfg(cfg.model, output_file))
+    with torch.no_grad():
+        expected = model.test_step(batch[0])
+    max_diff, agreement = compare(expected, exported.test_step(batch[0]))
+    print(f'verify (onnxruntime vs PyTorch, one image): max |dlogit| '
+          f'{max_diff:.3g}, equal pixels {100 * agreement:.4f}%')
+    return agreement
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = parse_args(argv)
+    cfg = load_config(args.config, args.cfg_options)
+    init_default_scope(cfg.get('default_scope', 'emanet'))
+    model = init_model(cfg, args.checkpoint, device='cpu')
+    shape = tuple(args.shape) if args.shape else network_input_shape(cfg)
+    start = time.perf_counter()
+    export_onnx(model, args.output_file, shape, args.dynamic_export,
+                args.opset_version, model.dataset_meta)
+    kind = 'dynamic N x 3 x H x W' if args.dynamic_export else \
+        f'static 1x3x{shape[0]}x{shape[1]}'
+    print(f'exported {args.output_file} ({kind} input, opset '
+          f'{args.opset_version}) in {time.perf_counter() - start:.1f} s; '
+          'onnx.checker passed')
+    if args.verify and verify(cfg, model, args.output_file) < MIN_AGREEMENT:
+        print(f'verify failed: under {100 * MIN_AGREEMENT:g}% of pixels '
+              'equal', file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == '__main__':
+    try:
+        sys.exit(main())
+    except UserError as err:
+        sys.exit(f'error: {err}')
