@@ -13,6 +13,7 @@ from typing import List, Optional
 import numpy as np
 
 from emanet.apis import inference_model, init_model, show_result
+from emanet.apis.utils import opacity_type
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -23,7 +24,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument(
         '--out-file', default='result.png', help='overlay PNG to write')
     parser.add_argument(
-        '--opacity', type=float, default=0.5,
+        '--opacity', type=opacity_type, default=0.5,
         help='opacity of the colour mask, in (0, 1]')
     parser.add_argument(
         '--device', default=None,
@@ -31,12 +32,17 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument(
         '--with-labels', action='store_true',
         help='write class names on the overlay')
+    parser.add_argument(
+        '--allow-partial-weights', action='store_true',
+        help='load a checkpoint that lacks some weights of the model or '
+        'holds others; without it such a checkpoint is refused')
     return parser.parse_args(argv)
 
 
 def main(argv: Optional[List[str]] = None) -> np.ndarray:
     args = parse_args(argv)
-    model = init_model(args.config, args.checkpoint, device=args.device)
+    model = init_model(args.config, args.checkpoint, device=args.device,
+                       strict=not args.allow_partial_weights)
     result = inference_model(model, args.img)
     drawn = show_result(model, args.img, result, out_file=args.out_file,
                         opacity=args.opacity, with_labels=args.with_labels)

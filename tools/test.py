@@ -23,7 +23,9 @@ from mmengine.runner import Runner
 
 import emanet  # noqa: F401  (creates the 'emanet' registry scope)
 from emanet.apis import build_runner, load_config, prepare_launch
+from emanet.apis.utils import opacity_type, work_dir_source
 from emanet.deploy.backends import is_onnx_file
+from emanet.utils.checkpoint import check_work_dir
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -65,9 +67,16 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         help='folder for colour overlays of each image and its prediction')
     parser.add_argument(
         '--opacity',
-        type=float,
+        type=opacity_type,
         default=0.5,
         help='opacity of the --show-dir overlays, in (0, 1]')
+    parser.add_argument(
+        '--allow-partial-weights',
+        action='store_true',
+        help='load a checkpoint that lacks some weights of the model or '
+        'holds others (e.g. a backbone only); without it such a checkpoint '
+        'is refused, naming the keys. Same as allow_partial_weights=True in '
+        'the config')
     parser.add_argument(
         '--fast',
         action='store_true',
@@ -225,10 +234,14 @@ def use_exported_model(cfg: Config, args: argparse.Namespace) -> None:
 def setup_cfg(args: argparse.Namespace) -> Config:
     """Load the config and apply the command-line options."""
     cfg = load_config(args.config, args.cfg_options, args.work_dir)
+    check_work_dir(cfg.work_dir,
+                   work_dir_source(cfg, args.config, args.work_dir))
     cfg.load_from = args.checkpoint
     cfg.resume = False
     if is_onnx_file(args.checkpoint):
         use_exported_model(cfg, args)
+    if args.allow_partial_weights:
+        cfg.allow_partial_weights = True
 
     dataset = cfg.test_dataloader.dataset
     if args.aug_test:

@@ -16,7 +16,9 @@ from mmengine.runner import Runner
 
 import emanet  # noqa: F401  (creates the 'emanet' registry scope)
 from emanet.apis import build_runner, load_config, prepare_launch
+from emanet.apis.utils import work_dir_source
 from emanet.engine import amp_optim_wrapper_cfg
+from emanet.utils.checkpoint import check_work_dir
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -36,6 +38,14 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         'in the work dir')
     parser.add_argument(
         '--load-from', help='initialise weights from this checkpoint')
+    parser.add_argument(
+        '--allow-partial-weights',
+        action='store_true',
+        help='with --load-from (or load_from in the config): load a '
+        'checkpoint that lacks some weights of the model or holds others '
+        '(e.g. a backbone only) and keep the rest as initialised; without '
+        'it such a checkpoint is refused, naming the keys. Same as '
+        'allow_partial_weights=True in the config')
     parser.add_argument(
         '--amp',
         action='store_true',
@@ -86,10 +96,14 @@ def enable_amp(cfg: Config) -> None:
 def setup_cfg(args: argparse.Namespace) -> Config:
     """Load the config and apply the command-line options."""
     cfg = load_config(args.config, args.cfg_options, args.work_dir)
+    check_work_dir(cfg.work_dir,
+                   work_dir_source(cfg, args.config, args.work_dir))
     if args.amp:
         enable_amp(cfg)
     if args.load_from is not None:
         cfg.load_from = args.load_from
+    if args.allow_partial_weights:
+        cfg.allow_partial_weights = True
     if args.resume == 'auto':
         # mmengine finds the latest checkpoint in work_dir when load_from
         # is None.

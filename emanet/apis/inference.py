@@ -41,7 +41,8 @@ def init_model(config: Union[str, Path, Config],
                checkpoint: Optional[str] = None,
                device: Optional[str] = None,
                cfg_options: Optional[dict] = None,
-               backend: Optional[str] = None) -> nn.Module:
+               backend: Optional[str] = None,
+               strict: bool = True) -> nn.Module:
     """Build a segmentor in eval mode, optionally with weights.
 
     Pretrained backbone weights are never fetched and SyncBN becomes BN.
@@ -57,9 +58,16 @@ def init_model(config: Union[str, Path, Config],
         cfg_options (dict, optional): overrides merged into the config.
         backend (str, optional): for an ``.onnx`` checkpoint,
             ``'onnxruntime'`` (default) or ``'openvino'``.
+        strict (bool): refuse a checkpoint that lacks weights of the model
+            or holds weights it does not have; ``False`` loads the matching
+            ones (shapes must still fit) and leaves the rest as built.
 
     Returns:
         nn.Module: the segmentor, with ``cfg`` and ``dataset_meta`` set.
+
+    Raises:
+        CheckpointError: the checkpoint is unsafe, not finite or does not
+            fit (the message names the file and the keys).
     """
     if isinstance(config, (str, Path)):
         config = Config.fromfile(str(config))
@@ -86,7 +94,10 @@ def init_model(config: Union[str, Path, Config],
     model = revert_sync_batchnorm(model)
     dataset_meta = None
     if checkpoint is not None:
-        ckpt = load_checkpoint(model, checkpoint, map_location='cpu')
+        ckpt = load_checkpoint(
+            model, checkpoint, map_location='cpu', strict=strict,
+            partial_hint='pass strict=False to init_model '
+            '(demo/image_demo.py: --allow-partial-weights)')
         meta = ckpt.get('meta', {}) if isinstance(ckpt, dict) else {}
         if 'dataset_meta' in meta:
             dataset_meta = meta['dataset_meta']

@@ -1,4 +1,5 @@
 """Config adjustments shared by the tools and the inference API."""
+import argparse
 import logging
 import os.path as osp
 from typing import Any, Optional
@@ -29,6 +30,30 @@ def load_config(path: str,
         name = osp.splitext(osp.basename(path))[0]
         cfg.work_dir = osp.join('./work_dirs', name)
     return cfg
+
+
+def work_dir_source(cfg: Config, config_path: str,
+                    cli_work_dir: Optional[str]) -> str:
+    """What set ``cfg.work_dir`` (after :func:`load_config`), for messages.
+
+    Returns:
+        str: ``'--work-dir'``, ``'work_dir in <config>'`` or the default.
+    """
+    if cli_work_dir is not None:
+        return '--work-dir'
+    name = osp.splitext(osp.basename(config_path))[0]
+    if cfg.work_dir == osp.join('./work_dirs', name):
+        return 'default (work_dirs/<config name>)'
+    return f'work_dir in {config_path}'
+
+
+def opacity_type(text: str) -> float:
+    """argparse type of an opacity: a number in (0, 1]."""
+    value = float(text)
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(
+            f'{text} is outside (0, 1]; use e.g. 0.5')
+    return value
 
 
 def resolve_device(name: Optional[str] = None) -> torch.device:

@@ -21,6 +21,7 @@ always gives the same bytes.
 import json
 import os
 import os.path as osp
+import re
 import shutil
 import tempfile
 from typing import Callable, List, Optional, Tuple
@@ -370,6 +371,19 @@ def _write_frame(root: str, split: str, city: str, frame: int,
         f.write('\n')
 
 
+def _remove_stale_tmp_dirs(parent: str, prefix: str) -> None:
+    """Delete ``<prefix><pid>-*`` folders of processes that no longer run.
+
+    A killed generation (SIGKILL cannot be caught) leaves its temporary
+    folder; one of a generation still running is left alone.
+    """
+    from emanet.utils.checkpoint import process_alive
+    for name in os.listdir(parent):
+        found = re.fullmatch(re.escape(prefix) + r'(\d+)-\w+', name)
+        if found and not process_alive(int(found.group(1))):
+            shutil.rmtree(osp.join(parent, name), ignore_errors=True)
+
+
 def generate_demo_data(out_dir: str,
                        num_train: int = 60,
                        num_val: int = 12,
@@ -378,8 +392,8 @@ def generate_demo_data(out_dir: str,
 
     Everything is written into a temporary folder next to ``out_dir`` and
     renamed at the end, so an interrupted or concurrent run never leaves a
-    half-written data set. If another process finished first, its data
-    set is kept.
+    half-written data set; temporary folders of killed runs are removed
+    first. If another process finished first, its data set is kept.
 
     Returns:
         ``out_dir``.
@@ -387,8 +401,10 @@ def generate_demo_data(out_dir: str,
     out_dir = osp.normpath(out_dir)
     parent = osp.dirname(osp.abspath(out_dir))
     os.makedirs(parent, exist_ok=True)
-    tmp = tempfile.mkdtemp(
-        prefix=f'.{osp.basename(out_dir)}.tmp-', dir=parent)
+    prefix = f'.{osp.basename(out_dir)}.tmp-'
+    _remove_stale_tmp_dirs(parent, prefix)
+    # The process id in the name tells a later run whether it is stale.
+    tmp = tempfile.mkdtemp(prefix=f'{prefix}{os.getpid()}-', dir=parent)
     try:
         for split, count, cities, split_id in (
                 ('train', num_train, TRAIN_CITIES, 0),

@@ -10,6 +10,7 @@ import torch.nn as nn
 
 from emanet.apis import inference_model, init_model, show_result
 from emanet.structures import SegDataSample
+from emanet.utils.checkpoint import CheckpointError
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DEMO_CONFIG = osp.join(
@@ -127,3 +128,22 @@ def test_sync_bn_configs_are_reverted():
     assert nn.SyncBatchNorm not in kinds
     assert any(issubclass(k, nn.modules.batchnorm._BatchNorm)
                for k in kinds)
+
+
+def test_init_model_refuses_partial_weights_unless_not_strict(model,
+                                                              tmp_path):
+    state = {k: v + 1 for k, v in model.state_dict().items()
+             if k.startswith('backbone.')}
+    ckpt = str(tmp_path / 'backbone.pth')
+    torch.save(dict(state_dict=state), ckpt)
+    with pytest.raises(CheckpointError) as err:
+        init_model(DEMO_CONFIG, ckpt, device='cpu', cfg_options=dict(TINY))
+    msg = str(err.value)
+    assert msg.startswith(f'Checkpoint {ckpt} does not fit the model')
+    assert "missing from the checkpoint (decode_head: " in msg
+    assert msg.endswith('pass strict=False to init_model '
+                        '(demo/image_demo.py: --allow-partial-weights).')
+    loaded = init_model(DEMO_CONFIG, ckpt, device='cpu',
+                        cfg_options=dict(TINY), strict=False)
+    for key, value in state.items():
+        assert torch.equal(loaded.state_dict()[key], value)

@@ -87,3 +87,27 @@ def test_cli(tmp_path, capsys):
     assert '2 train + 1 val' in capsys.readouterr().out
     assert tool.main(args) == 0
     assert '(exists' in capsys.readouterr().out
+
+
+def test_killed_generation_leaves_no_temporary_folder(tmp_path):
+    """SIGKILL cannot be caught: the next generation removes the folder
+    of the dead process, and leaves that of a live one alone."""
+    import signal
+    import subprocess
+    import sys
+    script = (
+        'import os, signal\n'
+        'import emanet.datasets.demo_data as d\n'
+        'd.convert_cityscapes = lambda *a, **k: os.kill(os.getpid(), '
+        'signal.SIGKILL)\n'
+        f'd.generate_demo_data({str(tmp_path / "demo")!r}, 1, 1)\n')
+    proc = subprocess.Popen([sys.executable, '-c', script], cwd=str(ROOT),
+                            stderr=subprocess.PIPE)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == -signal.SIGKILL, err[-2000:]
+    left = os.listdir(tmp_path)
+    assert len(left) == 1 and left[0].startswith(f'.demo.tmp-{proc.pid}-')
+    live = tmp_path / f'.demo.tmp-{os.getppid()}-abc123'
+    live.mkdir()
+    generate_demo_data(str(tmp_path / 'demo'), 1, 1)
+    assert sorted(os.listdir(tmp_path)) == [live.name, 'demo']
