@@ -243,8 +243,8 @@ class SegRunner(Runner):
             raise TrainingDivergedError(
                 f'Training diverged: the model holds NaN/Inf in '
                 f'{len(bad)} tensor(s) (first '
-                f'{bad[:3]}; BatchNorm statistics and EMA bases count too) '
-                f'although the loss was finite, so {path} was not saved. '
+                f'{bad[:3]}; BatchNorm statistics and EMA bases count too), '
+                f'so {path} was not saved. '
                 f'{divergence_advice(self.last_saved_checkpoint)}')
         meta = dict(meta or {})
         meta['random_state'] = [state for state, _ in gathered]
