@@ -13,19 +13,27 @@ import argparse
 import json
 import os
 import os.path as osp
+import sys
 import time
 from typing import Dict, List, Optional
 
-from mmengine.config import Config, ConfigDict, DictAction
+from mmengine.config import Config, ConfigDict
 from mmengine.dist import get_world_size, is_main_process
 from mmengine.hooks import Hook
 from mmengine.runner import Runner
 
 import emanet  # noqa: F401  (creates the 'emanet' registry scope)
-from emanet.apis import build_runner, load_config, prepare_launch
+from emanet.apis import (
+    CfgOptionsAction,
+    build_runner,
+    load_config,
+    prepare_launch,
+)
 from emanet.apis.utils import opacity_type, work_dir_source
 from emanet.deploy.backends import is_onnx_file
 from emanet.utils.checkpoint import check_work_dir
+from emanet.utils.config_errors import ConfigError, ConfigTypeError
+from emanet.utils.errors import DEBUG_HELP, run_tool
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -95,7 +103,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument(
         '--cfg-options',
         nargs='+',
-        action=DictAction,
+        action=CfgOptionsAction,
         help='override config keys, e.g. test_dataloader.batch_size=1')
     parser.add_argument(
         '--launcher',
@@ -103,6 +111,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         default='none',
         help='job launcher')
     parser.add_argument('--local-rank', '--local_rank', type=int, default=0)
+    parser.add_argument('--debug', action='store_true', help=DEBUG_HELP)
     args = parser.parse_args(argv)
     if args.format_only and not args.out:
         parser.error('--format-only needs --out DIR for the PNGs')
@@ -181,15 +190,15 @@ def fast_inference_options(cfg: Config, fast: bool,
     if options is None and not (fast or amp):
         return None
     if options is not None and not isinstance(options, dict):
-        raise TypeError('fast_inference in the config must be a dict of '
-                        'prepare_for_inference options, got '
-                        f'{options!r}')
+        raise ConfigTypeError('fast_inference in the config must be a dict '
+                              'of prepare_for_inference options, got '
+                              f'{options!r}')
     known = set(inspect.signature(prepare_for_inference).parameters)
     known -= {'model', 'example_inputs'}
     unknown = sorted(set(options or {}) - known)
     if unknown:
-        raise ValueError(f'fast_inference in the config has unknown '
-                         f'option(s) {unknown}; known: {sorted(known)}')
+        raise ConfigError(f'fast_inference in the config has unknown '
+                          f'option(s) {unknown}; known: {sorted(known)}')
     merged = {} if (fast or options is not None) else dict(
         fuse_bn=False, channels_last=False)
     merged.update(options or {})
@@ -246,8 +255,8 @@ def setup_cfg(args: argparse.Namespace) -> Config:
     dataset = cfg.test_dataloader.dataset
     if args.aug_test:
         if 'tta_pipeline' not in cfg or 'tta_model' not in cfg:
-            raise KeyError(f'--aug-test needs tta_pipeline and tta_model in '
-                           f'{args.config}')
+            raise ConfigError(f'--aug-test needs tta_pipeline and tta_model '
+                              f'in {args.config}')
         dataset.pipeline = cfg.tta_pipeline
         cfg.tta_model.module = cfg.model
         cfg.model = cfg.tta_model
@@ -323,4 +332,4 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, float]:
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(run_tool(main))

@@ -7,18 +7,26 @@ Example::
 import argparse
 import logging
 import os
+import sys
 from typing import Dict, List, Optional
 
 import torch
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 from mmengine.logging import print_log
 from mmengine.runner import Runner
 
 import emanet  # noqa: F401  (creates the 'emanet' registry scope)
-from emanet.apis import build_runner, load_config, prepare_launch
+from emanet.apis import (
+    CfgOptionsAction,
+    build_runner,
+    load_config,
+    prepare_launch,
+)
 from emanet.apis.utils import work_dir_source
 from emanet.engine import amp_optim_wrapper_cfg
 from emanet.utils.checkpoint import check_work_dir
+from emanet.utils.config_errors import ConfigError
+from emanet.utils.errors import DEBUG_HELP, run_tool
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -53,7 +61,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument(
         '--cfg-options',
         nargs='+',
-        action=DictAction,
+        action=CfgOptionsAction,
         help='override config keys, e.g. train_cfg.max_iters=100 or '
         'train_dataloader.dataset.pipeline.3.crop_size="(64,128)"')
     parser.add_argument(
@@ -68,6 +76,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         help='deterministic algorithms (slower)')
     # torchrun / torch.distributed.launch pass --local-rank or --local_rank.
     parser.add_argument('--local-rank', '--local_rank', type=int, default=0)
+    parser.add_argument('--debug', action='store_true', help=DEBUG_HELP)
     args = parser.parse_args(argv)
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
     return args
@@ -86,7 +95,7 @@ def enable_amp(cfg: Config) -> None:
                   logger='current', level=logging.WARNING)
         return
     if wrapper != 'OptimWrapper':
-        raise ValueError(
+        raise ConfigError(
             f'--amp needs optim_wrapper.type=OptimWrapper, got {wrapper!r} '
             'in the config; drop --amp or set optim_wrapper.type')
     device_type = 'cuda' if torch.cuda.is_available() else 'cpu'
@@ -148,4 +157,4 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, float]:
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(run_tool(main))

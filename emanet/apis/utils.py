@@ -5,12 +5,18 @@ import os.path as osp
 from typing import Any, Optional
 
 import torch
-from mmengine.config import Config
+from mmengine.config import Config, DictAction
 from mmengine.logging import print_log
 from mmengine.runner import Runner
 
 from emanet.registry import RUNNERS
-from emanet.utils.config_errors import check_config
+from emanet.utils.config_errors import (
+    ConfigError,
+    check_cfg_options,
+    check_config,
+    follow_max_iters,
+    read_config,
+)
 
 
 def load_config(path: str,
@@ -20,10 +26,15 @@ def load_config(path: str,
 
     The work dir is ``work_dir`` if given, else the config's ``work_dir``,
     else ``work_dirs/<config name>``.
+
+    Raises:
+        ConfigError: the file cannot be read (naming file and line), an
+            override would have no effect, or a key or value is wrong
+            (:func:`check_config`).
     """
-    cfg = Config.fromfile(path)
-    if cfg_options is not None:
-        cfg.merge_from_dict(cfg_options)
+    cfg = read_config(path)
+    merge_cfg_options(cfg, cfg_options)
+    check_config(cfg)  # before anything is created (work dir, logs)
     if work_dir is not None:
         cfg.work_dir = work_dir
     elif cfg.get('work_dir') is None:
@@ -54,6 +65,38 @@ def opacity_type(text: str) -> float:
         raise argparse.ArgumentTypeError(
             f'{text} is outside (0, 1]; use e.g. 0.5')
     return value
+
+
+def merge_cfg_options(cfg: Config, options: Optional[dict]) -> None:
+    """Merge ``--cfg-options`` into ``cfg``, refusing those without effect.
+
+    Keys of config-file variables that nothing reads are refused (see
+    :func:`check_cfg_options`); a new ``train_cfg.max_iters`` carries the
+    schedulers and intervals that ended there along
+    (:func:`follow_max_iters`).
+    """
+    if not options:
+        return
+    check_cfg_options(cfg, options)
+    old_max_iters = cfg.get('train_cfg', {}).get('max_iters')
+    try:
+        cfg.merge_from_dict(options)
+    except (TypeError, KeyError, ValueError) as e:  # e.g. a dict onto None
+        raise ConfigError(f'--cfg-options: {e}') from e
+    if 'train_cfg.max_iters' in options:
+        follow_max_iters(cfg, old_max_iters, options)
+
+
+class CfgOptionsAction(DictAction):
+    """mmengine's ``DictAction`` that names an item without ``=``."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        for item in values or ():
+            if '=' not in item:
+                raise argparse.ArgumentError(
+                    self, f'{item!r} is not KEY=VALUE (e.g. '
+                    'train_cfg.max_iters=800)')
+        super().__call__(parser, namespace, values, option_string)
 
 
 def resolve_device(name: Optional[str] = None) -> torch.device:

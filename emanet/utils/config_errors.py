@@ -6,9 +6,16 @@ when ``train()`` starts) and reports an unknown key as
 file or which entry. :func:`check_config` walks the whole config first and
 names the file, the entry (``model.decode_head``), the class and the key.
 """
+import ast
+import collections.abc
 import difflib
 import inspect
-from typing import Any, Iterable, List, Optional, Set
+import os
+import os.path as osp
+import traceback
+import types
+import typing
+from typing import Any, Dict, Iterable, List, Optional, Set, Tuple, Union
 
 from mmengine.config import Config
 
@@ -17,6 +24,10 @@ from .errors import UserError
 
 class ConfigError(UserError, ValueError):
     """A config entry names an unknown type or passes an unknown key."""
+
+
+class ConfigTypeError(ConfigError, TypeError):
+    """A config value has the wrong type (a string for a number, ...)."""
 
 
 # Which registry builds the dicts under a top-level key; children inherit it
@@ -86,11 +97,12 @@ def _registered_names(registry) -> Set[str]:
     return names
 
 
-def _accepted_keys(obj: Any) -> Optional[Set[str]]:
-    """Keyword arguments ``obj(**kwargs)`` accepts; None if open-ended.
+def _parameters(obj: Any) -> Tuple[Dict[str, inspect.Parameter], bool]:
+    """Keyword parameters ``obj(**kwargs)`` accepts, and whether that is all.
 
     Follows ``**kwargs`` up the class hierarchy (``EMAHead(**kwargs)`` passes
-    them to ``BaseDecodeHead``); gives up (None) where they go elsewhere.
+    them to ``BaseDecodeHead``); the flag is False where they go elsewhere
+    (any key may then be valid).
     """
     import torch.nn as nn
     keyword = (inspect.Parameter.POSITIONAL_OR_KEYWORD,
@@ -99,16 +111,96 @@ def _accepted_keys(obj: Any) -> Optional[Set[str]]:
         klass.__dict__['__init__'] for klass in obj.__mro__
         if '__init__' in klass.__dict__
         and klass not in (object, nn.Module)]
-    names: Set[str] = set()
+    found: Dict[str, inspect.Parameter] = {}
     for func in funcs:
         try:
-            params = inspect.signature(func).parameters.values()
+            params = inspect.signature(func).parameters
         except (TypeError, ValueError):
-            return None
-        names.update(p.name for p in params if p.kind in keyword)
-        if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
-            return names - {'self'}
+            return found, False
+        for p in params.values():
+            if p.kind in keyword and p.name != 'self':
+                found.setdefault(p.name, _resolved(p, func))
+        if not any(p.kind is inspect.Parameter.VAR_KEYWORD
+                   for p in params.values()):
+            return found, True
+    return found, False
+
+
+def _resolved(param: inspect.Parameter, func: Any) -> inspect.Parameter:
+    """``param`` with a string annotation evaluated, where that works.
+
+    Modules with ``from __future__ import annotations`` keep annotations
+    as strings; one that names something not importable stays a string
+    (and is then not judged).
+    """
+    if not isinstance(param.annotation, str):
+        return param
+    try:
+        annotation = eval(param.annotation, getattr(func, '__globals__', {}))
+    except Exception:
+        return param
+    return param.replace(annotation=annotation)
+
+
+def _classes(annotation: Any) -> Optional[Tuple[type, ...]]:
+    """The classes a value of ``annotation`` is an instance of.
+
+    None where the annotation accepts anything or is not understood
+    (``Any``, callables, type variables, unresolved strings).
+    """
+    origin = typing.get_origin(annotation)
+    if origin is Union or origin is types.UnionType:
+        found: List[type] = []
+        for arg in typing.get_args(annotation):
+            classes = _classes(arg)
+            if classes is None:
+                return None
+            found.extend(classes)
+        return tuple(found)
+    annotation = origin or annotation
+    if (not isinstance(annotation, type)
+            or annotation is collections.abc.Callable):
+        return None
+    return (annotation, )
+
+
+def _expected(param: inspect.Parameter) -> Optional[Tuple[type, ...]]:
+    """Classes ``param`` takes: from its annotation, else its default."""
+    if param.annotation is not inspect.Parameter.empty:
+        return _classes(param.annotation)
+    default = param.default
+    if isinstance(default, bool):
+        return (bool, int)
+    if isinstance(default, (int, float)):
+        return (int, float)
     return None
+
+
+def _fits(value: Any, classes: Tuple[type, ...]) -> bool:
+    """Whether a config value can be given where ``classes`` are taken.
+
+    Dicts (and lists of them) are configs that a builder turns into
+    objects, so they are not judged, nor is None (which many annotations
+    omit); ints pass for floats, lists for tuples and strings for paths.
+    """
+    if value is None or isinstance(value, dict) or (
+            isinstance(value, (list, tuple))
+            and any(isinstance(v, dict) for v in value)):
+        return True
+    if isinstance(value, classes):
+        return True
+    if isinstance(value, int) and not isinstance(value, bool):
+        return any(issubclass(c, (float, complex)) for c in classes)
+    if isinstance(value, (list, tuple)):
+        return any(issubclass(c, (list, tuple)) for c in classes)
+    if isinstance(value, str):
+        return any(issubclass(c, os.PathLike) for c in classes)
+    return False
+
+
+def _type_names(classes: Tuple[type, ...]) -> str:
+    names = ['None' if c is type(None) else c.__name__ for c in classes]
+    return ' or '.join(dict.fromkeys(names))
 
 
 def _hint(word: str, choices: Iterable[str]) -> str:
@@ -127,15 +219,40 @@ class _Checker:
 
     def check_keys(self, path: str, node: dict, obj: Any, extra: Set[str],
                    what: str) -> None:
-        accepted = _accepted_keys(obj)
-        if accepted is None:
-            return
-        accepted |= extra
-        for key in node:
-            if key in ('type', '_scope_') or key in accepted:
+        params, complete = _parameters(obj)
+        for key, value in node.items():
+            if key in ('type', '_scope_') or key in extra:
                 continue
-            self.fail(path, f"unknown key '{key}' for {what}"
-                      f'{_hint(key, accepted)}')
+            if key not in params:
+                if complete:
+                    accepted = set(params) | extra
+                    self.fail(path, f"unknown key '{key}' for {what}"
+                              f'{_hint(key, accepted)}')
+                continue
+            classes = _expected(params[key])
+            if classes is not None and not _fits(value, classes):
+                self.fail(path, f'{key}={value!r} '
+                          f'({type(value).__name__}), but {what} expects '
+                          f'{_type_names(classes)}')
+
+    def check_class_weight(self, path: str, node: dict) -> None:
+        """One class weight per class in a head's losses."""
+        num_classes = node.get('num_classes')
+        losses = node.get('loss_decode')
+        if not isinstance(num_classes, int) or not losses:
+            return
+        for i, loss in enumerate(
+                losses if isinstance(losses, (list, tuple)) else [losses]):
+            weight = loss.get('class_weight') if isinstance(
+                loss, dict) else None
+            if isinstance(weight, (list, tuple)) and \
+                    len(weight) != num_classes:
+                where = 'loss_decode' if isinstance(
+                    losses, dict) else f'loss_decode[{i}]'
+                self.fail(f'{path}.{where}.class_weight',
+                          f'{len(weight)} weights for num_classes='
+                          f'{num_classes}; give one weight per class '
+                          '(or class_weight=None)')
 
     def walk(self, node: Any, path: str, reg_name: Optional[str],
              key: str) -> None:
@@ -145,6 +262,7 @@ class _Checker:
             return
         if not isinstance(node, dict):
             return
+        self.check_class_weight(path, node)
         obj_type = node.get('type')
         if isinstance(obj_type, str) and reg_name is not None:
             registry = _registry(reg_name)
@@ -197,3 +315,229 @@ def check_config(cfg: Config, skip: Iterable[str] = ()) -> None:
             checker.walk(value, key, _TOP_REGISTRY.get(key), key)
     if checker.errors:
         raise ConfigError('\n'.join(checker.errors))
+
+
+# -- reading a config file ------------------------------------------------
+def _base_files(tree: ast.Module) -> List[str]:
+    """The literal ``_base_`` entries of a parsed config file."""
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(
+                isinstance(t, ast.Name) and t.id == '_base_'
+                for t in node.targets):
+            try:
+                bases = ast.literal_eval(node.value)
+            except ValueError:
+                return []
+            return [bases] if isinstance(bases, str) else list(bases)
+    return []
+
+
+def _find_syntax_error(path: str, seen: Set[str]) -> Optional[SyntaxError]:
+    """The syntax error of ``path`` or of one of its ``_base_`` files."""
+    path = osp.abspath(path)
+    if path in seen or not osp.isfile(path):
+        return None
+    seen.add(path)
+    with open(path, encoding='utf-8') as f:
+        source = f.read()
+    try:
+        tree = ast.parse(source, filename=path)
+    except SyntaxError as e:
+        return e
+    for base in _base_files(tree):
+        found = _find_syntax_error(osp.join(osp.dirname(path), base), seen)
+        if found is not None:
+            return found
+    return None
+
+
+def read_config(path: str) -> Config:
+    """``Config.fromfile`` whose errors name the file and the line.
+
+    mmengine parses a config without its file name, so a syntax error
+    reads ``File "<unknown>", line 2``; other errors come with a long
+    traceback through mmengine's parser.
+
+    Raises:
+        ConfigError: the file (or one of its ``_base_`` files) is missing,
+            is not valid Python or fails when it runs.
+    """
+    if not osp.isfile(path):
+        raise ConfigError(f'config file {path} does not exist')
+    try:
+        return Config.fromfile(path)
+    except SyntaxError as e:
+        found = _find_syntax_error(path, set()) or e
+        where = (f'{found.filename}, line {found.lineno}'
+                 if found is not e else path)
+        text = f': {found.text.strip()}' if found.text else ''
+        raise ConfigError(f'{where}: syntax error ({found.msg}){text}; fix '
+                          'the config file') from e
+    except Exception as e:
+        # A config file runs as a module: its frame names file and line.
+        frames = [f for f in traceback.extract_tb(e.__traceback__)
+                  if f.name == '<module>']
+        where = (f'{frames[-1].filename}, line {frames[-1].lineno}'
+                 if frames else path)
+        raise ConfigError(f'{where}: {type(e).__name__}: {e} (while reading '
+                          f'config {path})') from e
+
+
+# -- command-line overrides -----------------------------------------------
+def _runner_keys(cfg: Config) -> Set[str]:
+    """Top-level keys the config's Runner takes (``runner_type`` too)."""
+    from mmengine.runner import Runner
+    runner = cfg.get('runner_type', Runner)
+    if isinstance(runner, str):
+        runner = _registry('RUNNERS').get(runner) or Runner
+    return set(_parameters(runner)[0]) | {'runner_type'}
+
+
+def _same(a: Any, b: Any) -> bool:
+    return isinstance(a, bool) == isinstance(b, bool) and a == b
+
+
+def _copies(value: Any, node: Any, path: str) -> List[str]:
+    """Paths below ``node`` (not ``node`` itself) holding ``value``.
+
+    Paths use the ``--cfg-options`` syntax (``param_scheduler.1.end``).
+    """
+    if isinstance(node, dict):
+        items = node.items()
+    elif isinstance(node, (list, tuple)):
+        items = enumerate(node)
+    else:
+        return []
+    found = []
+    for key, child in items:
+        child_path = f'{path}.{key}'
+        if _same(child, value):
+            found.append(child_path)
+        else:
+            found.extend(_copies(value, child, child_path))
+    return found
+
+
+def _variable_copies(cfg: Config, key: str,
+                     runner_keys: Set[str]) -> Optional[List[str]]:
+    """Where a parse-time variable's value went; None if ``key`` is read.
+
+    A top-level key whose value also sits inside another top-level entry
+    was copied there when the file ran (``optimizer`` into
+    ``optim_wrapper.optimizer``, ``max_iters`` into ``train_cfg``):
+    nothing reads the key itself afterwards. Scalars the Runner takes are
+    read directly, however they compare; booleans, None and empty values
+    say nothing.
+    """
+    value = cfg.get(key)
+    if (value is None or isinstance(value, bool)
+            or (isinstance(value, (str, dict, list, tuple)) and not value)
+            or (key in runner_keys
+                and not isinstance(value, (dict, list, tuple)))):
+        return None
+    found = [path for other in cfg.keys() if other != key
+             for path in _copies(value, cfg[other], other)]
+    return found or None
+
+
+def check_cfg_options(cfg: Config, options: Dict[str, Any]) -> None:
+    """Refuse ``--cfg-options`` keys that would change nothing.
+
+    A top-level variable of the config file (``optimizer``, ``crop_size``,
+    ``max_iters``, ``norm_cfg``, ...) was already copied into the entries
+    that are built when the file was parsed, so overriding it has no
+    effect; the message names the entries that do. A new top-level key
+    that is close to an existing one is taken for a typo.
+
+    Args:
+        cfg (Config): the config as read, before the overrides.
+        options (dict): ``{'optimizer.lr': 0.02, ...}``.
+
+    Raises:
+        ConfigError: one line per refused key.
+    """
+    runner_keys = _runner_keys(cfg)
+    errors = []
+    for option in options:
+        top, _, rest = option.partition('.')
+        if top not in cfg:
+            if top not in runner_keys:
+                close = difflib.get_close_matches(
+                    top, list(cfg.keys()), n=1, cutoff=0.8)
+                if close:
+                    errors.append(f"--cfg-options {option}: the config has "
+                                  f"no key '{top}'; did you mean "
+                                  f"'{close[0]}'?")
+            continue
+        copies = _variable_copies(cfg, top, runner_keys)
+        if copies is None:
+            continue
+        # Copies inside other variables (train_pipeline) are not read
+        # either; name only those inside entries that are.
+        read = [path for path in copies
+                if _variable_copies(cfg, path.split('.')[0],
+                                    runner_keys) is None]
+        if not read:
+            errors.append(f'--cfg-options {option}: nothing reads '
+                          f"'{top}' after the config file has run; change "
+                          'the entries that use it')
+            continue
+        targets = [f'{path}.{rest}' if rest else path for path in read]
+        which = targets[0] if len(targets) == 1 else (
+            f'one or more of {", ".join(targets)}')
+        errors.append(
+            f"--cfg-options {option}: nothing reads '{top}' after the config "
+            f'file has run (its value was copied into {", ".join(read)}); '
+            f'set {which} instead')
+    if errors:
+        raise ConfigError('\n'.join(errors))
+
+
+def follow_max_iters(cfg: Config, old: Any, options: Dict[str, Any]) -> None:
+    """Carry a ``train_cfg.max_iters`` override over to what ended there.
+
+    ``param_scheduler`` entries whose ``end``, and the validation and
+    checkpoint intervals which equalled the config's ``max_iters`` take
+    the new value (one INFO line lists them), unless ``options`` sets them
+    too. A scheduler that still ends after the new ``max_iters`` is named
+    in a warning.
+
+    Args:
+        cfg (Config): the config after the overrides, changed in place.
+        old: ``train_cfg.max_iters`` before the overrides.
+        options (dict): the ``--cfg-options`` that were merged.
+    """
+    from mmengine.logging import print_log
+    new = cfg.get('train_cfg', {}).get('max_iters')
+    if not isinstance(new, int) or isinstance(new, bool) or new == old:
+        return
+
+    def given(path: str) -> bool:
+        return any(path == k or path.startswith(k + '.') for k in options)
+
+    schedulers = cfg.get('param_scheduler') or []
+    one = isinstance(schedulers, dict)
+    entries = [('param_scheduler', schedulers)] if one else [
+        (f'param_scheduler.{i}', s) for i, s in enumerate(schedulers)]
+    entries = [(f'{path}.end', s, 'end') for path, s in entries
+               if isinstance(s, dict)]
+    checkpoint = cfg.get('default_hooks', {}).get('checkpoint')
+    for path, node in (('train_cfg.val_interval', cfg.train_cfg),
+                       ('default_hooks.checkpoint.interval', checkpoint)):
+        if isinstance(node, dict):
+            entries.append((path, node, path.rsplit('.', 1)[1]))
+    followed = []
+    for path, node, key in entries:
+        if _same(node.get(key), old) and not given(path):
+            node[key] = new
+            followed.append(path)
+    if followed:
+        print_log(f'train_cfg.max_iters {old} -> {new}: {", ".join(followed)}'
+                  f' equalled {old} and follow it', logger='current')
+    late = [f'{path} = {node[key]} ({node.get("type")})'
+            for path, node, key in entries if path.startswith('param_')
+            and isinstance(node.get(key), (int, float)) and node[key] > new]
+    if late:
+        print_log(f'train_cfg.max_iters is {new} but {", ".join(late)} '
+                  'ends later: that schedule is cut short; set its end with '
+                  '--cfg-options', logger='current', level=30)

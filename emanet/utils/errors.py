@@ -1,9 +1,65 @@
 """The base class of errors a user can fix (config, data, checkpoint, disk).
 
 The tools print such an error as one line, without a traceback, because the
-message already names the file, key or value at fault and what to do.
+message already names the file, key or value at fault and what to do
+(:func:`run_tool`).
 """
+import os
+import sys
+from typing import Any, Callable, List, Optional
 
 
 class UserError(Exception):
     """A problem in what the user gave: a config, a file, an option."""
+
+
+DEBUG_HELP = ('show the full traceback of errors in the config, data, '
+              'checkpoint or options (also EMANET_DEBUG=1)')
+
+
+def user_message(error: UserError) -> str:
+    """The message of ``error`` without a DataLoader worker's traceback.
+
+    An error in a worker process is raised again in the main process with
+    the worker's traceback prepended to its message; the original message
+    follows the last ``<module>.<class>: `` of that text.
+    """
+    text = str(error)
+    if 'Original Traceback' in text:
+        name = type(error).__name__
+        marker = text.rfind(f'{name}: ')
+        if marker >= 0:
+            text = text[marker + len(name) + 2:]
+    return text.strip()
+
+
+def run_tool(main: Callable[[List[str]], Any],
+             argv: Optional[List[str]] = None) -> int:
+    """Run a tool's ``main(argv)``; a :class:`UserError` is one last line.
+
+    The message goes to stderr as ``error: <message>``, without a
+    traceback, and the exit status is 1; ``--debug`` among the arguments
+    or ``EMANET_DEBUG=1`` lets the exception through with its traceback.
+    Other exceptions (bugs) always keep their traceback.
+
+    Args:
+        main: the tool's entry point, called with ``argv``.
+        argv: the arguments; ``sys.argv[1:]`` by default.
+
+    Returns:
+        int: the exit status for ``sys.exit``: 1 after a user error, else
+        what ``main`` returned if an int (e.g. a converter's status), else
+        0.
+    """
+    argv = sys.argv[1:] if argv is None else list(argv)
+    debug = '--debug' in argv or os.environ.get(
+        'EMANET_DEBUG', '') not in ('', '0')
+    try:
+        status = main(argv)
+    except UserError as e:
+        if debug:
+            raise
+        sys.stdout.flush()
+        print(f'error: {user_message(e)}', file=sys.stderr, flush=True)
+        return 1
+    return status if type(status) is int else 0

@@ -59,3 +59,32 @@ def test_accuracy_ignores_255():
     all_ignored = torch.full((1, 2, 2), 255)
     torch.testing.assert_close(accuracy(pred, all_ignored),
                                torch.tensor([100.0]))
+
+
+def test_class_weight_must_fit_the_classes(batch):
+    from emanet.utils.config_errors import ConfigError, ConfigTypeError
+    logits, label = batch
+    loss = CrossEntropyLoss(class_weight=[1.0] * 5, avg_non_ignore=True)
+    with pytest.raises(ConfigError, match='5 class_weight entries for 4 '
+                       'classes'):
+        loss(logits, label, ignore_index=255)
+    with pytest.raises(ConfigTypeError, match="class_weight=\\['a'\\]; "
+                       'expected a list of numbers'):
+        CrossEntropyLoss(class_weight=['a'])
+
+
+def test_decode_head_refuses_falsy_or_unfitting_losses():
+    from emanet.models.decode_heads.fcn_head import FCNHead
+    from emanet.utils.config_errors import ConfigError, ConfigTypeError
+    kwargs = dict(in_channels=4, channels=4, num_classes=3)
+    for bad in (0, [], '', [0]):
+        with pytest.raises(ConfigTypeError) as err:
+            FCNHead(loss_decode=bad, **kwargs)
+        assert f'FCNHead: loss_decode={bad!r} ' in str(err.value)
+    ce = dict(type='CrossEntropyLoss', avg_non_ignore=True)
+    assert FCNHead(loss_decode=None, **kwargs).loss_decode.loss_name == \
+        'loss_ce'
+    assert len(FCNHead(loss_decode=[ce, ce], **kwargs).loss_decode) == 2
+    with pytest.raises(ConfigError, match='loss_decode loss_ce has 19 '
+                       'class_weight entries but num_classes=3'):
+        FCNHead(loss_decode=dict(ce, class_weight=[1.0] * 19), **kwargs)

@@ -68,3 +68,133 @@ def test_nested_and_optimizer_typos(tmp_path):
     assert "val_evaluator: unknown key 'iou_metric' for IoUMetric" in msg
     assert "default_hooks.logger: unknown key 'intervall' for LoggerHook" \
         in msg
+
+
+# -- overrides that take effect or are refused ----------------------------
+@pytest.mark.parametrize('option, value, use', [
+    ('optimizer.lr', 0.02, 'optim_wrapper.optimizer.lr'),
+    ('optimizer.lrr', 0.1, 'optim_wrapper.optimizer.lrr'),
+    ('crop_size', (64, 64), 'model.data_preprocessor.size'),
+    ('max_iters', 800, 'train_cfg.max_iters'),
+    ('norm_cfg.type', 'GN', 'model.backbone.norm_cfg.type'),
+    ('class_weight', None, 'model.decode_head.loss_decode.class_weight'),
+    ('train_pipeline.3.crop_size', (64, 64),
+     'train_dataloader.dataset.pipeline.3.crop_size'),
+])
+def test_override_of_a_parse_time_variable_is_refused(option, value, use):
+    from emanet.apis import load_config
+    with pytest.raises(ConfigError) as err:
+        load_config(DEMO_CONFIG, {option: value})
+    msg = str(err.value)
+    top = option.split('.')[0]
+    assert msg.startswith(f"--cfg-options {option}: nothing reads '{top}'")
+    assert use in msg
+    assert '\n' not in msg
+
+
+def test_refused_override_stops_train_before_work(tmp_path):
+    from tools.train import main
+    work_dir = tmp_path / 'work'
+    with pytest.raises(ConfigError, match='set optim_wrapper.optimizer.lr '
+                       'instead'):
+        main([DEMO_CONFIG, '--work-dir', str(work_dir), '--cfg-options',
+              'optimizer.lr=0.02'])
+    assert not work_dir.exists()
+
+
+def test_overrides_that_take_effect_and_new_key_typo():
+    from emanet.apis import load_config
+    cfg = load_config(DEMO_CONFIG, {
+        'optim_wrapper.optimizer.lr': 0.02,
+        'model.data_preprocessor.size': (64, 64),
+        'tta_model.type': 'SegTTAModel',  # read by tools/test.py --tta
+    })
+    assert cfg.optim_wrapper.optimizer.lr == 0.02
+    assert cfg.model.data_preprocessor.size == (64, 64)
+    with pytest.raises(ConfigError, match="no key 'max_iter'; did you mean "
+                       "'max_iters'"):
+        load_config(DEMO_CONFIG, {'max_iter': 8})
+
+
+def test_max_iters_override_carries_schedule_and_intervals(capsys):
+    from emanet.apis import load_config
+    cfg = load_config(DEMO_CONFIG, {'train_cfg.max_iters': 800})
+    assert [s['end'] for s in cfg.param_scheduler] == [20, 800]
+    assert cfg.train_cfg.val_interval == 800
+    assert cfg.default_hooks.checkpoint.interval == 800
+    out = capsys.readouterr().out
+    assert ('train_cfg.max_iters 400 -> 800: param_scheduler.1.end, '
+            'train_cfg.val_interval, default_hooks.checkpoint.interval '
+            'equalled 400 and follow it') in out
+    # An explicit value wins; a warm-up that now ends late is named.
+    cfg = load_config(DEMO_CONFIG, {'train_cfg.max_iters': 10,
+                                    'default_hooks.checkpoint.interval': 5})
+    assert [s['end'] for s in cfg.param_scheduler] == [20, 10]
+    assert cfg.default_hooks.checkpoint.interval == 5
+    out = capsys.readouterr().out
+    assert ('train_cfg.max_iters is 10 but param_scheduler.0.end = 20 '
+            '(LinearLR) ends later') in out
+
+
+def test_cfg_options_item_without_equals_is_named(capsys):
+    from tools.train import main
+    with pytest.raises(SystemExit) as exit_:
+        main([DEMO_CONFIG, '--cfg-options', 'max_iters'])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.endswith("argument --cfg-options: 'max_iters' is not "
+                        'KEY=VALUE (e.g. train_cfg.max_iters=800)')
+
+
+# -- values of the wrong type ---------------------------------------------
+def test_wrong_types_name_key_and_expected_type():
+    from emanet.apis import load_config
+    with pytest.raises(ConfigError) as err:
+        load_config(DEMO_CONFIG, {
+            'model.decode_head.num_bases': 'abc',
+            'optim_wrapper.optimizer.lr': 'abc',
+            'model.decode_head.num_classes': 5,
+            'model.auxiliary_head.loss_decode': 0,
+            'train_dataloader.batch_size': 'x',
+        })
+    lines = [line.split(': ', 1)[1] for line in str(err.value).splitlines()]
+    assert lines == [
+        'model.decode_head.loss_decode.class_weight: 19 weights for '
+        'num_classes=5; give one weight per class (or class_weight=None)',
+        "model.decode_head: num_bases='abc' (str), but EMAHead "
+        '(emanet.models.decode_heads.ema_head) expects int',
+        'model.auxiliary_head: loss_decode=0 (int), but FCNHead '
+        '(emanet.models.decode_heads.fcn_head) expects dict or Sequence or '
+        'None',
+        "train_dataloader: batch_size='x' (str), but DataLoader "
+        '(torch.utils.data) expects int or None',
+        "optim_wrapper.optimizer: lr='abc' (str), but SGD (torch.optim.sgd) "
+        'expects float or Tensor',
+    ]
+
+
+# -- config files that do not run -----------------------------------------
+def test_syntax_error_names_file_and_line(tmp_path):
+    from emanet.apis import load_config
+    base = tmp_path / 'base.py'
+    base.write_text('a = 1\nb = dict(x=(1,\n')
+    leaf = tmp_path / 'leaf.py'
+    leaf.write_text("_base_ = './base.py'\nc = 2\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(str(leaf))
+    assert str(err.value).startswith(
+        f"{base}, line 2: syntax error ('(' was never closed): "
+        'b = dict(x=(1,')
+    bad_leaf = tmp_path / 'bad_leaf.py'
+    bad_leaf.write_text(f'_base_ = {DEMO_CONFIG!r}\nx = [1 2]\n')
+    with pytest.raises(ConfigError, match=f'{bad_leaf}, line 2: syntax '
+                       'error'):
+        load_config(str(bad_leaf))
+    name_error = tmp_path / 'name_error.py'
+    name_error.write_text('a = 1\nb = undefined_name\n')
+    with pytest.raises(ConfigError, match=f"{name_error}, line 2: NameError: "
+                       "name 'undefined_name' is not defined"):
+        load_config(str(name_error))
+    with pytest.raises(ConfigError, match='config file .*none.py does not '
+                       'exist'):
+        load_config(str(tmp_path / 'none.py'))

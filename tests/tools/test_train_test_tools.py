@@ -239,13 +239,14 @@ def test_train_argument_handling(tmp_path):
         './work_dirs', 'emanet_r18-d8_1xb4-400_cityscapes-demo-256x512')
     cfg = train.setup_cfg(train.parse_args(
         [DEMO_CONFIG, '--resume', 'a.pth', '--amp', '--seed', '3',
-         '--deterministic', '--cfg-options', 'optimizer.lr=0.5']))
+         '--deterministic', '--cfg-options',
+         'optim_wrapper.optimizer.lr=0.5']))
     assert cfg.resume is True and cfg.load_from == 'a.pth'
     assert cfg.optim_wrapper.type in ('AmpOptimWrapper',
                                       'CPUAmpOptimWrapper')
     assert cfg.optim_wrapper.dtype in ('bfloat16', 'float16')
     assert cfg.randomness == dict(seed=3, deterministic=True)
-    assert cfg.optimizer.lr == 0.5
+    assert cfg.optim_wrapper.optimizer.lr == 0.5
     r50 = osp.join(REPO, 'configs/emanet/'
                    'emanet_r50-d8_4xb2-80k_cityscapes-512x1024.py')
     cfg = train.setup_cfg(train.parse_args([r50, '--load-from', 'b.pth']))

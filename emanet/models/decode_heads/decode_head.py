@@ -8,6 +8,7 @@ from torch import Tensor
 
 from emanet.registry import MODELS
 from emanet.structures import SegDataSample
+from emanet.utils.config_errors import ConfigError, ConfigTypeError
 
 from ..losses import accuracy
 from ..utils import resize
@@ -53,8 +54,9 @@ class BaseDecodeHead(BaseModule):
         super().__init__(init_cfg or dict(
             type='Normal', std=0.01, override=dict(name='conv_seg')))
         act_cfg = dict(type='ReLU') if act_cfg is None else act_cfg
-        loss_decode = loss_decode or dict(
-            type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0)
+        if loss_decode is None:
+            loss_decode = dict(
+                type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0)
         if not isinstance(in_channels, int) or not isinstance(in_index, int):
             raise TypeError('in_channels and in_index must be ints (one '
                             'input feature), got '
@@ -75,15 +77,34 @@ class BaseDecodeHead(BaseModule):
         self.align_corners = align_corners
         if isinstance(loss_decode, dict):
             self.loss_decode = MODELS.build(loss_decode)
-        elif isinstance(loss_decode, (list, tuple)):
+        elif isinstance(loss_decode, (list, tuple)) and loss_decode and all(
+                isinstance(cfg, dict) for cfg in loss_decode):
             self.loss_decode = nn.ModuleList(
                 MODELS.build(cfg) for cfg in loss_decode)
         else:
-            raise TypeError('loss_decode must be a dict or a list of dicts, '
-                            f'got {type(loss_decode).__name__}')
+            raise ConfigTypeError(
+                f'{type(self).__name__}: loss_decode={loss_decode!r} '
+                f'({type(loss_decode).__name__}); expected a loss config '
+                "dict (e.g. dict(type='CrossEntropyLoss')), a non-empty "
+                'list of them, or None for the default cross-entropy')
+        self._check_class_weights()
         self.conv_seg = nn.Conv2d(channels, self.out_channels, kernel_size=1)
         self.dropout = (nn.Dropout2d(dropout_ratio)
                         if dropout_ratio > 0 else None)
+
+    def _check_class_weights(self) -> None:
+        """One class weight per class in every loss that has them."""
+        losses = (self.loss_decode
+                  if isinstance(self.loss_decode, nn.ModuleList)
+                  else [self.loss_decode])
+        for loss in losses:
+            weight = getattr(loss, 'class_weight', None)
+            if weight is not None and len(weight) != self.num_classes:
+                raise ConfigError(
+                    f'{type(self).__name__}: loss_decode {loss.loss_name} '
+                    f'has {len(weight)} class_weight entries but '
+                    f'num_classes={self.num_classes}; give one weight per '
+                    'class (or class_weight=None)')
 
     def extra_repr(self) -> str:
         return (f'in_index={self.in_index}, ignore_index={self.ignore_index},'

@@ -9,17 +9,32 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from emanet.registry import MODELS
+from emanet.utils.config_errors import ConfigError, ConfigTypeError
 
 
 def _load_class_weight(class_weight: Optional[Union[List[float], str]]
                        ) -> Optional[List[float]]:
-    """Class weights from a list or a ``.npy`` / pickle file path."""
+    """Class weights from a list or a ``.npy`` / pickle file path.
+
+    Raises:
+        ConfigTypeError: the weights are not a list of numbers.
+    """
+    source = class_weight
     if isinstance(class_weight, str):
         if class_weight.endswith('.npy'):
-            return np.load(class_weight).tolist()
-        from mmengine.fileio import load
-        return list(load(class_weight))
-    return class_weight
+            class_weight = np.load(class_weight).tolist()
+        else:
+            from mmengine.fileio import load
+            class_weight = list(load(class_weight))
+    if class_weight is None:
+        return None
+    if not isinstance(class_weight, (list, tuple)) or not all(
+            isinstance(w, (int, float)) and not isinstance(w, bool)
+            for w in class_weight):
+        raise ConfigTypeError(
+            f'CrossEntropyLoss: class_weight={source!r}; expected a list '
+            'of numbers (one per class) or a .npy / pickle file of them')
+    return [float(w) for w in class_weight]
 
 
 def cross_entropy(pred: Tensor,
@@ -140,6 +155,11 @@ class CrossEntropyLoss(nn.Module):
         reduction = reduction_override or self.reduction
         class_weight = None
         if self.class_weight is not None:
+            if len(self.class_weight) != cls_score.shape[1]:
+                raise ConfigError(
+                    f'CrossEntropyLoss: {len(self.class_weight)} '
+                    f'class_weight entries for {cls_score.shape[1]} '
+                    'classes; give one weight per class')
             class_weight = cls_score.new_tensor(self.class_weight)  # [C]
         return self.loss_weight * cross_entropy(
             cls_score, label, weight, class_weight=class_weight,
