@@ -11,7 +11,7 @@ from mmengine.registry import DefaultScope
 
 from emanet.registry import DATASETS, TRANSFORMS
 
-from .errors import BadDataError
+from .errors import BadDataError, MissingDataError
 
 
 @DATASETS.register_module()
@@ -45,7 +45,10 @@ class BaseSegDataset(BaseDataset):
             label) is skipped with a warning and counted in
             ``num_skipped`` instead of stopping the run; mmengine's
             ``BaseDataset`` then draws another sample. In test mode bad
-            samples always raise, since every image must be evaluated.
+            files always raise, since every image must be evaluated; an
+            image without its label or a label without its image is
+            dropped when the data set is listed, with a warning that
+            gives the count, in either mode.
     """
 
     METAINFO: dict = dict()
@@ -160,65 +163,100 @@ class BaseSegDataset(BaseDataset):
         """Basenames (relative to img_dir, without suffix) of all samples."""
         if self.ann_file and not osp.isdir(self.ann_file):
             if not osp.isfile(self.ann_file):
-                raise FileNotFoundError(
+                raise MissingDataError(
                     f'ann_file {self.ann_file} does not exist; '
                     f'{self._layout_hint()}')
             lines = mmengine.list_from_file(
                 self.ann_file, backend_args=self.backend_args)
             return [line.strip() for line in lines if line.strip()]
         if self.backend_args is None and not osp.isdir(img_dir):
-            raise FileNotFoundError(
+            raise MissingDataError(
                 f'image folder {img_dir} does not exist; '
                 f'{self._layout_hint()}')
-        n = len(self.img_suffix)
+        return self._scan(img_dir, self.img_suffix)
+
+    def _scan(self, folder: str, suffix: str) -> List[str]:
+        """Names (relative, without ``suffix``) of the files in ``folder``."""
+        n = len(suffix)
         return sorted(
             name[:-n] for name in mmengine.list_dir_or_file(
-                dir_path=img_dir,
+                dir_path=folder,
                 list_dir=False,
-                suffix=self.img_suffix,
+                suffix=suffix,
                 recursive=True,
                 backend_args=self.backend_args))
 
     def load_data_list(self) -> List[dict]:
         """List samples from ``ann_file`` or by scanning the image folder.
 
+        Every image must have its label and every label its image (listed
+        images must exist), so that no sample is dropped unnoticed.
+
         Raises:
-            FileNotFoundError: the folder is missing or holds no image, or
-                an image has no label file (unless ``skip_bad_samples``).
+            MissingDataError: the folder is missing or holds no image, or
+                an image or a label lacks its counterpart (unless
+                ``skip_bad_samples``, which drops the sample with a warning
+                and counts it in ``num_skipped``).
         """
         img_dir = self.data_prefix.get('img_path', None)
         ann_dir = self.data_prefix.get('seg_map_path', None)
         names = self._list_names(img_dir)
         if not names:
-            raise FileNotFoundError(
+            raise MissingDataError(
                 f'no *{self.img_suffix} image found under {img_dir}; '
                 f'{self._layout_hint()}')
-        data_list, missing = [], []
+        local = self.backend_args is None
+        listed = bool(self.ann_file) and not osp.isdir(self.ann_file)
+        data_list, no_image, no_label = [], [], []
         for name in names:
             info = dict(img_path=osp.join(img_dir, name + self.img_suffix))
             if ann_dir is not None:
                 info['seg_map_path'] = osp.join(ann_dir,
                                                 name + self.seg_map_suffix)
-                if (self.backend_args is None
-                        and not osp.isfile(info['seg_map_path'])):
-                    missing.append(info)
-                    continue
+            if local and listed and not osp.isfile(info['img_path']):
+                no_image.append(info)
+                continue
+            if (local and ann_dir is not None
+                    and not osp.isfile(info['seg_map_path'])):
+                no_label.append(info)
+                continue
             info['label_map'] = self.label_map
             info['reduce_zero_label'] = self.reduce_zero_label
             info['seg_fields'] = []
             data_list.append(info)
-        if missing:
-            self._report_missing_labels(missing, len(names))
+        if local and not listed and ann_dir is not None and osp.isdir(
+                ann_dir):
+            # A label whose image is gone: the scan above never saw it.
+            for name in sorted(set(self._scan(ann_dir, self.seg_map_suffix))
+                               - set(names)):
+                no_image.append(dict(
+                    img_path=osp.join(img_dir, name + self.img_suffix),
+                    seg_map_path=osp.join(ann_dir,
+                                          name + self.seg_map_suffix)))
+        total = len(names) + (0 if listed else len(no_image))
+        if no_image:
+            first = no_image[0]
+            self._report_unpaired(
+                len(no_image),
+                f'{len(no_image)} of {total} samples have no image file, '
+                f'e.g. label {first["seg_map_path"]} expects image '
+                f'{first["img_path"]}. Restore the images, or remove the '
+                'labels (and the names in ann_file); check data_prefix and '
+                f'img_suffix ({self.img_suffix}).')
+        if no_label:
+            first = no_label[0]
+            self._report_unpaired(
+                len(no_label),
+                f'{len(no_label)} of {total} samples have no label file, '
+                f'e.g. image {first["img_path"]} expects label '
+                f'{first["seg_map_path"]}. {self._missing_label_advice()}')
         return data_list
 
-    def _report_missing_labels(self, missing: List[dict], total: int) -> None:
-        first = missing[0]
-        msg = (f'{len(missing)} of {total} images have no label file, e.g. '
-               f'image {first["img_path"]} expects label '
-               f'{first["seg_map_path"]}. {self._missing_label_advice()}')
+    def _report_unpaired(self, count: int, msg: str) -> None:
+        """Raise, or with ``skip_bad_samples`` warn and count the samples."""
         if not self.skip_bad_samples:
-            raise FileNotFoundError(msg)
-        self.num_skipped += len(missing)
+            raise MissingDataError(msg)
+        self.num_skipped += count
         print_log(f'Skipping them (skip_bad_samples=True): {msg}',
                   logger='current', level=30)
 

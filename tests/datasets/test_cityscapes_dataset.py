@@ -10,6 +10,7 @@ from emanet.datasets import (
     BadDataError,
     CityscapesDataset,
     CityscapesDemoDataset,
+    MissingDataError,
 )
 from emanet.registry import DATASETS
 
@@ -196,3 +197,51 @@ def test_demo_dataset_generates_when_absent(tmp_path, monkeypatch):
     assert isinstance(ds, CityscapesDemoDataset) and len(ds) == 1
     assert calls == [root]
     assert np.asarray(ds.metainfo['palette']).shape == (19, 3)
+
+
+def test_16bit_labels_are_read_as_stored(val_copy):
+    _, label = first_pair(val_copy)
+    seg = cv2.imread(str(label), 0)
+    clean = CityscapesDataset(
+        data_root=str(val_copy), data_prefix=VAL, pipeline=PIPELINE,
+        test_mode=True)[0]['data_samples'].gt_sem_seg.data
+    # The same labels stored as a 16-bit PNG load the same.
+    cv2.imwrite(str(label), seg.astype(np.uint16))
+    assert cv2.imread(str(label), cv2.IMREAD_UNCHANGED).dtype == np.uint16
+    ds = CityscapesDataset(
+        data_root=str(val_copy), data_prefix=VAL, pipeline=PIPELINE,
+        test_mode=True)
+    assert (ds[0]['data_samples'].gt_sem_seg.data == clean).all()
+    # 256 + 13 would be 13 (car) after a uint8 cast: it is an error.
+    seg16 = seg.astype(np.uint16)
+    seg16[:2, :2] = 256 + 13
+    cv2.imwrite(str(label), seg16)
+    with pytest.raises(BadDataError) as e:
+        ds.prepare_data(0)
+    assert str(label) in str(e.value) and '[269]' in str(e.value)
+    train = CityscapesDataset(
+        data_root=str(val_copy), data_prefix=VAL, pipeline=PIPELINE,
+        skip_bad_samples=True)
+    assert train.prepare_data(0) is None and train.num_skipped == 1
+
+
+def test_label_without_image_is_named(val_copy):
+    img, label = first_pair(val_copy)
+    img.unlink()
+    with pytest.raises(MissingDataError) as e:
+        CityscapesDataset(data_root=str(val_copy), data_prefix=VAL)
+    msg = str(e.value)
+    assert msg.startswith('1 of 2 samples have no image file')
+    assert f'label {label} expects image {img}' in msg
+    ds = CityscapesDataset(
+        data_root=str(val_copy), data_prefix=VAL, skip_bad_samples=True)
+    assert len(ds) == 1 and ds.num_skipped == 1
+
+
+def test_ann_file_names_a_missing_image(val_copy, demo_data_root):
+    img, _ = first_pair(val_copy)
+    shutil.copy(Path(demo_data_root) / 'val.txt', val_copy / 'val.txt')
+    img.unlink()
+    with pytest.raises(MissingDataError, match=f'expects image {img}'):
+        CityscapesDataset(data_root=str(val_copy), data_prefix=VAL,
+                          ann_file='val.txt')

@@ -10,7 +10,7 @@ from mmcv.transforms import LoadImageFromFile as MMCVLoadImageFromFile
 
 from emanet.registry import TRANSFORMS
 
-from ..errors import BadDataError
+from ..errors import BadDataError, MissingDataError
 
 
 @TRANSFORMS.register_module()
@@ -36,8 +36,10 @@ class LoadImageFromFile(MMCVLoadImageFromFile):
         filename = results['img_path']
         try:
             return super().transform(results)
-        except FileNotFoundError:
-            raise
+        except FileNotFoundError as e:
+            raise MissingDataError(
+                f'Image {filename} does not exist; restore it or remove it '
+                'from the data set') from e
         except Exception as e:
             if self.ignore_empty:
                 return None
@@ -49,7 +51,11 @@ class LoadImageFromFile(MMCVLoadImageFromFile):
 
 @TRANSFORMS.register_module()
 class LoadAnnotations(BaseTransform):
-    """Load a semantic segmentation label map as ``uint8``.
+    """Load a semantic segmentation label map at its bit depth.
+
+    8- and 16-bit PNGs are read as stored, so that a 16-bit value of 256
+    is an invalid label, never class 0; the checked map is ``uint8`` when
+    all its values fit, else it keeps the file's type.
 
     Also checks the label map against its image: same size as
     ``ori_shape`` and every value a class index (``< num_classes``) or
@@ -65,7 +71,7 @@ class LoadAnnotations(BaseTransform):
 
     Modified Keys:
 
-    - gt_seg_map (``[H, W]`` uint8, added)
+    - gt_seg_map (``[H, W]`` uint8; the file's type for values > 255)
     - seg_fields (``'gt_seg_map'`` appended)
 
     Args:
@@ -111,7 +117,13 @@ class LoadAnnotations(BaseTransform):
                 f'Label map {path} has shape {seg.shape}; expected one '
                 'channel of class indices (a *_labelTrainIds.png, not a '
                 'colour image)')
-        return seg.astype(np.uint8)
+        if seg.dtype == bool:  # a 1-bit PNG
+            seg = seg.astype(np.uint8)
+        if seg.dtype.kind not in 'ui':
+            raise BadDataError(f'Label map {path} holds {seg.dtype} values; '
+                               'expected integer class indices')
+        # As stored (8 or 16 bit): a uint8 cast here would wrap 256 to 0.
+        return seg
 
     def transform(self, results: dict) -> dict:
         path = results['seg_map_path']
@@ -136,13 +148,17 @@ class LoadAnnotations(BaseTransform):
             seg[seg == 254] = 255
         label_map = results.get('label_map')
         if label_map is not None:
-            table = np.arange(256, dtype=np.uint8)
+            # Values beyond the table's 256 entries are kept (and rejected
+            # by the value check).
+            table = np.arange(max(256, int(seg.max()) + 1), dtype=seg.dtype)
             for old, new in label_map.items():
                 table[old] = new
             seg = table[seg]
         num_classes = self.num_classes or results.get('num_classes')
         if num_classes is not None:
             self._check_values(seg, num_classes, reduce_zero_label, path)
+        if seg.dtype != np.uint8 and seg.max(initial=0) <= 255:
+            seg = seg.astype(np.uint8)  # checked: nothing wraps
 
         results['gt_seg_map'] = seg
         results.setdefault('seg_fields', []).append('gt_seg_map')
@@ -151,12 +167,18 @@ class LoadAnnotations(BaseTransform):
     def _check_values(self, seg: np.ndarray, num_classes: int,
                       reduce_zero_label: bool, path: str) -> None:
         """Raise if a value is neither a class index nor ignore_index."""
-        valid = np.zeros(256, dtype=bool)
-        valid[:num_classes] = True
-        valid[self.ignore_index] = True
-        if valid[seg].all():  # one table look-up per pixel: cheap
+        if seg.dtype == np.uint8:  # one table look-up per pixel: cheap
+            valid = np.zeros(256, dtype=bool)
+            valid[:num_classes] = True
+            if 0 <= self.ignore_index < 256:
+                valid[self.ignore_index] = True
+            ok = valid[seg]
+        else:
+            ok = ((seg >= 0) & (seg < num_classes)) | (
+                seg == self.ignore_index)
+        if ok.all():
             return
-        bad = np.unique(seg[~valid[seg]]).tolist()
+        bad = np.unique(seg[~ok]).tolist()
         shown = ', '.join(map(str, bad[:10])) + (' ...' if len(bad) > 10
                                                  else '')
         raise BadDataError(
