@@ -8,12 +8,14 @@ Example::
         --out-file result.png
 """  # noqa: E501
 import argparse
+import sys
 from typing import List, Optional
 
 import numpy as np
 
 from emanet.apis import inference_model, init_model, show_result
 from emanet.apis.utils import opacity_type
+from emanet.utils.errors import DEBUG_HELP, run_tool
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -36,6 +38,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         '--allow-partial-weights', action='store_true',
         help='load a checkpoint that lacks some weights of the model or '
         'holds others; without it such a checkpoint is refused')
+    parser.add_argument('--debug', action='store_true', help=DEBUG_HELP)
     return parser.parse_args(argv)
 
 
@@ -58,4 +61,4 @@ def main(argv: Optional[List[str]] = None) -> np.ndarray:
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(run_tool(main))

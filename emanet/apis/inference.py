@@ -14,11 +14,13 @@ from mmengine.dataset import Compose
 from mmengine.model import revert_sync_batchnorm
 from mmengine.registry import init_default_scope
 
+from emanet.datasets.errors import BadDataError, MissingDataError
 from emanet.registry import DATASETS, MODELS, TRANSFORMS
 from emanet.structures import SegDataSample
 from emanet.utils.checkpoint import load_checkpoint
+from emanet.utils.config_errors import read_config
 
-from .utils import resolve_device, revert_sync_bn_cfg
+from .utils import merge_cfg_options, resolve_device, revert_sync_bn_cfg
 
 ImageType = Union[str, Path, np.ndarray]
 
@@ -70,14 +72,13 @@ def init_model(config: Union[str, Path, Config],
             fit (the message names the file and the keys).
     """
     if isinstance(config, (str, Path)):
-        config = Config.fromfile(str(config))
+        config = read_config(str(config))
     elif isinstance(config, Config):
         config = copy.deepcopy(config)
     else:
         raise TypeError('config must be a file path or an mmengine Config, '
                         f'got {type(config).__name__}')
-    if cfg_options:
-        config.merge_from_dict(cfg_options)
+    merge_cfg_options(config, cfg_options)
     if str(checkpoint).lower().endswith('.onnx'):
         return _init_exported_model(config, checkpoint, backend)
     device = resolve_device(device)
@@ -134,10 +135,16 @@ def _init_exported_model(config: Config, model_file: str,
 
 
 def _test_pipeline(cfg: Config) -> Compose:
-    """The config's test pipeline without image loading and annotations."""
-    pipeline = cfg.get('test_pipeline')
+    """The config's test pipeline without image loading and annotations.
+
+    The test data loader's pipeline is the one ``--cfg-options`` reach (a
+    top-level ``test_pipeline`` was copied into it when the file ran);
+    ``test_pipeline`` serves configs without a test data loader.
+    """
+    dataloader = cfg.get('test_dataloader') or {}
+    pipeline = dataloader.get('dataset', {}).get('pipeline')
     if pipeline is None:
-        pipeline = cfg.test_dataloader.dataset.pipeline
+        pipeline = cfg.test_pipeline
     kept = [
         t for t in pipeline if t['type'] not in
         ('LoadImageFromFile', 'LoadAnnotations', 'LoadImageFromNDArray')
@@ -152,10 +159,10 @@ def _load(img: ImageType) -> dict:
     elif isinstance(img, (str, Path)):
         path = str(img)
         if not osp.isfile(path):
-            raise FileNotFoundError(f'image file not found: {path}')
+            raise MissingDataError(f'image file not found: {path}')
         array = mmcv.imread(path)
         if array is None:
-            raise ValueError(f'could not decode image file: {path}')
+            raise BadDataError(f'could not decode image file: {path}')
     else:
         raise TypeError('img must be a path or a numpy array, got '
                         f'{type(img).__name__}')

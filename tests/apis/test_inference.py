@@ -25,7 +25,7 @@ TINY = {
     'model.decode_head.num_bases': 4,
     'model.auxiliary_head.in_channels': 32,
     'model.auxiliary_head.channels': 8,
-    'test_pipeline.1.scale': (128, 64),
+    'test_dataloader.dataset.pipeline.1.scale': (128, 64),
 }
 
 
@@ -147,3 +147,14 @@ def test_init_model_refuses_partial_weights_unless_not_strict(model,
                         cfg_options=dict(TINY), strict=False)
     for key, value in state.items():
         assert torch.equal(loaded.state_dict()[key], value)
+
+
+def test_init_model_refuses_overrides_without_effect(tmp_path):
+    from emanet.utils.config_errors import ConfigError
+    with pytest.raises(ConfigError, match="nothing reads 'test_pipeline'.*"
+                       'test_dataloader.dataset.pipeline.1.scale'):
+        init_model(DEMO_CONFIG, cfg_options={'test_pipeline.1.scale': (8, 8)})
+    bad = tmp_path / 'bad.py'
+    bad.write_text('model = dict(\n')
+    with pytest.raises(ConfigError, match=f'{bad}, line 1: syntax error'):
+        init_model(str(bad))

@@ -13,7 +13,10 @@ import argparse
 import glob
 import json
 import os.path as osp
+import sys
 from typing import Dict, List, Optional, Tuple
+
+from emanet.utils.errors import DEBUG_HELP, UserError, run_tool
 
 Series = Dict[str, List[Tuple[int, float]]]
 
@@ -30,6 +33,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--title', help='figure title')
     parser.add_argument(
         '--out', default='curves.png', help='output image (PNG)')
+    parser.add_argument('--debug', action='store_true', help=DEBUG_HELP)
     return parser.parse_args(argv)
 
 
@@ -41,7 +45,7 @@ def find_log_files(path: str) -> List[str]:
         glob.glob(osp.join(path, '*', 'vis_data', 'scalars.json')) +
         glob.glob(osp.join(path, 'vis_data', 'scalars.json')))
     if not found:
-        raise FileNotFoundError(
+        raise UserError(
             f'no vis_data/scalars.json under {path}: give a work dir of '
             'tools/train.py or a JSON log file')
     return found
@@ -106,8 +110,8 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Series]:
     ]
     if len(missing) == len(args.keys):
         available = sorted({k for s in series_by_log.values() for k in s})
-        raise KeyError(f'none of {args.keys} is in the logs; available '
-                       f'keys: {available}')
+        raise UserError(f'none of {args.keys} is in the logs; available '
+                        f'keys: {available}')
     plot(series_by_log, args.keys, args.out, args.title)
     for key in missing:
         print(f'key {key!r} not found in the logs; its panel is empty')
@@ -116,4 +120,4 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Series]:
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(run_tool(main))

@@ -18,17 +18,24 @@ import sys
 from typing import Any, Dict, List, Optional, Tuple
 
 import torch
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 from mmengine.model import revert_sync_batchnorm
 from mmengine.optim import build_optim_wrapper
 from mmengine.registry import init_default_scope
 from mmengine.structures import PixelData
 
 import emanet  # noqa: F401  (creates the 'emanet' registry scope)
-from emanet.apis import load_config, resolve_device, revert_sync_bn_cfg
+from emanet.apis import (
+    CfgOptionsAction,
+    load_config,
+    resolve_device,
+    revert_sync_bn_cfg,
+)
 from emanet.engine import amp_optim_wrapper_cfg
 from emanet.registry import MODELS
 from emanet.structures import SegDataSample
+from emanet.utils.config_errors import ConfigError
+from emanet.utils.errors import DEBUG_HELP, run_tool
 from emanet.utils.precision import cpu_description
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
@@ -69,8 +76,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         help='channels_last weights and inputs')
     parser.add_argument('--threads', type=int,
                         help='torch CPU threads (default: torch default)')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+    parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction,
                         help='override config keys')
+    parser.add_argument('--debug', action='store_true', help=DEBUG_HELP)
     args = parser.parse_args(argv)
     if args.iters < 1 or args.warmup < 0:
         parser.error('--iters must be >= 1 and --warmup >= 0')
@@ -80,12 +88,12 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 
 
 def train_shape(cfg: Config) -> Tuple[int, int]:
-    """``(H, W)`` of training crops from ``crop_size`` or the preprocessor."""
-    size = cfg.get('crop_size') or \
-        cfg.model.get('data_preprocessor', {}).get('size')
+    """``(H, W)`` of training crops (preprocessor size, else crop_size)."""
+    size = cfg.model.get('data_preprocessor', {}).get('size') or \
+        cfg.get('crop_size')
     if not size:
-        raise KeyError('no crop_size or model.data_preprocessor.size in '
-                       'the config; pass --shape H W')
+        raise ConfigError('no model.data_preprocessor.size or crop_size in '
+                          'the config; pass --shape H W')
     return tuple(size)
 
 
@@ -198,4 +206,4 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(run_tool(main))

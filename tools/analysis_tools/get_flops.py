@@ -7,16 +7,20 @@ Example::
         --shape 1024 2048
 """
 import argparse
+import sys
 from typing import List, Optional
 
 import torch
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 from mmengine.model import revert_sync_batchnorm
 from mmengine.registry import init_default_scope
 
 import emanet  # noqa: F401  (creates the 'emanet' registry scope)
-from emanet.apis import revert_sync_bn_cfg
+from emanet.apis import CfgOptionsAction, revert_sync_bn_cfg
+from emanet.apis.utils import merge_cfg_options
 from emanet.registry import MODELS
+from emanet.utils.config_errors import read_config
+from emanet.utils.errors import DEBUG_HELP, run_tool
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -33,8 +37,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument(
         '--cfg-options',
         nargs='+',
-        action=DictAction,
+        action=CfgOptionsAction,
         help='override config keys')
+    parser.add_argument('--debug', action='store_true', help=DEBUG_HELP)
     args = parser.parse_args(argv)
     if len(args.shape) not in (1, 2):
         parser.error(f'--shape takes H W or one size, got {args.shape}')
@@ -68,9 +73,8 @@ def count(cfg: Config, height: int, width: int) -> dict:
 def main(argv: Optional[List[str]] = None) -> dict:
     args = parse_args(argv)
     height, width = (args.shape * 2)[:2]
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
+    cfg = read_config(args.config)
+    merge_cfg_options(cfg, args.cfg_options)
     result = count(cfg, height, width)
     line = '=' * 40
     print(f'{result["table"]}\n{line}\n'
@@ -82,4 +86,4 @@ def main(argv: Optional[List[str]] = None) -> dict:
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(run_tool(main))
