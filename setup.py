@@ -38,7 +38,9 @@ setup(
         'mmengine>=0.10.0,<0.11.0',
         mmcv_requirement(),
         'numpy',
-        'opencv-python-headless',
+        # the cv2 package mmengine and mmcv-lite require; a second one
+        # (-headless) would overwrite the same module
+        'opencv-python',
         'matplotlib',
         'tqdm',
     ],

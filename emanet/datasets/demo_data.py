@@ -19,6 +19,7 @@ does, so converting from either gives the same train ids. The same seed
 always gives the same bytes.
 """
 import json
+import logging
 import os
 import os.path as osp
 import re
@@ -28,10 +29,12 @@ from typing import Callable, List, Optional, Tuple
 
 import cv2
 import numpy as np
+from mmengine.logging import print_log
 from PIL import Image, ImageDraw
 
 from .cityscapes_converter import convert_cityscapes
 from .cityscapes_labels import NAME_TO_LABEL
+from .errors import DataRootError
 
 DEFAULT_ROOT = 'data/cityscapes_demo'
 HEIGHT, WIDTH = 256, 512
@@ -439,21 +442,35 @@ def ensure_demo_data(root: str = DEFAULT_ROOT,
                      num_train: int = 60,
                      num_val: int = 12,
                      seed: int = 0) -> str:
-    """Generate the demo data set at ``root`` unless it is already there.
+    """Generate the demo data set at ``root`` unless a data set is there.
+
+    A folder in the Cityscapes layout (``leftImg8bit/`` and ``gtFine/``)
+    that was not generated is used as it is, so the demo schedule runs on
+    one's own data by pointing ``data_root`` at it.
 
     Returns:
         ``root``.
 
     Raises:
-        FileExistsError: ``root`` exists, is not empty and is not a
-            generated data set.
+        DataRootError: ``root`` exists, is not empty and holds neither a
+            generated nor a Cityscapes-layout data set.
     """
     if is_demo_data(root):
         return root
+    if all(osp.isdir(osp.join(root, d)) for d in ('leftImg8bit', 'gtFine')):
+        print_log(
+            f'{root} is not generated demo data; using it as a data set in '
+            'the Cityscapes layout (dataset.type=CityscapesDataset does the '
+            'same without this check).', logger='current', level=logging.INFO)
+        return root
     if osp.isdir(root) and os.listdir(root):
-        raise FileExistsError(
-            f'{root} exists but is not a generated demo data set (no '
-            'demo_info.json); remove it or choose another data_root')
+        raise DataRootError(
+            f'{root} exists but holds neither generated demo data (no '
+            'demo_info.json) nor the Cityscapes layout (leftImg8bit/, '
+            'gtFine/); to use your own data, point data_root at a folder in '
+            'the Cityscapes layout or set dataset.type=CityscapesDataset in '
+            'the data loaders; to generate the demo data, choose a new or '
+            'empty data_root')
     return generate_demo_data(root, num_train, num_val, seed)
 
 

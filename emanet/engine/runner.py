@@ -1,4 +1,5 @@
 """mmengine Runner with safe loading, atomic saving and exact resume."""
+import io
 import itertools
 import os.path as osp
 from typing import Any, Dict, Iterator, List, Optional, Tuple
@@ -30,6 +31,14 @@ from .hooks.loss_check_hook import TrainingDivergedError, divergence_advice
 # How a user loads partial weights on purpose (named in the refusal).
 PARTIAL_HINT = ('set allow_partial_weights=True in the config '
                 '(tools/train.py and tools/test.py: --allow-partial-weights)')
+
+
+class _CheckpointBuilt(Exception):
+    """Carries the assembled checkpoint out of mmengine's save."""
+
+    def __init__(self, checkpoint: dict) -> None:
+        super().__init__()
+        self.checkpoint = checkpoint
 
 
 class _RestoreRandomStateAfterSkip:
@@ -263,13 +272,32 @@ class SegRunner(Runner):
             super().save_checkpoint(out_dir, filename, **kwargs)
         else:
             try:
-                with atomic_path(path) as tmp:
-                    super().save_checkpoint(
-                        osp.dirname(tmp), osp.basename(tmp), **kwargs)
+                checkpoint = self._build_checkpoint(out_dir, filename, kwargs)
+                with atomic_path(path) as tmp, io.BytesIO() as buffer:
+                    torch.save(checkpoint, buffer)
+                    backend.put(buffer.getvalue(), tmp)
             except OSError as err:
                 raise write_error(
                     path, err, self.last_saved_checkpoint) from err
         self.last_saved_checkpoint = path
+
+    def _build_checkpoint(self, out_dir: str, filename: str,
+                          kwargs: dict) -> dict:
+        """The dict mmengine's ``save_checkpoint`` would write.
+
+        mmengine assembles it, runs the ``before_save_checkpoint`` hooks and
+        then writes it through a deprecated ``FileClient`` (two deprecation
+        warnings per save, and no atomic rename). The dict is taken right
+        after the hooks, and the caller writes it.
+        """
+        self._capture_checkpoint = True
+        try:
+            super().save_checkpoint(out_dir, filename, **kwargs)
+        except _CheckpointBuilt as built:
+            return built.checkpoint
+        finally:
+            self._capture_checkpoint = False
+        raise RuntimeError('mmengine saved without before_save_checkpoint')
 
     def train(self):
         """Train; signal handlers set by hooks are restored even on errors."""
@@ -292,6 +320,9 @@ class SegRunner(Runner):
         if fn_name == 'before_val':
             self._val_random_state = get_random_state()
         super().call_hook(fn_name, **kwargs)
+        if fn_name == 'before_save_checkpoint' and getattr(
+                self, '_capture_checkpoint', False):
+            raise _CheckpointBuilt(kwargs['checkpoint'])
         if fn_name == 'after_val' and self._val_random_state is not None:
             set_random_state(self._val_random_state)
             self._val_random_state = None

@@ -58,7 +58,7 @@ def resolve_amp_dtype(amp: Any, device: Union[str, torch.device],
     """The autocast dtype for an ``amp`` option, or None for float32.
 
     Args:
-        amp: None/False/'none'/'fp32' (float32), True/'auto' (bfloat16
+        amp: None/False/'fp32'/'float32' (float32), True/'auto' (bfloat16
             where native; on CUDA float16 otherwise), 'bf16'/'bfloat16' or
             'fp16'/'float16' (or the torch dtypes).
         device: where the model runs.
@@ -69,7 +69,7 @@ def resolve_amp_dtype(amp: Any, device: Union[str, torch.device],
         or by ``True``) on a CPU that would emulate it, unless
         ``EMANET_FORCE_BF16=1``; the fallback is logged in one line.
     """
-    if amp in (None, False, 'none', 'fp32'):
+    if amp in (None, False, 'none', 'fp32', 'float32', torch.float32):
         return None
     device = torch.device(device)
     if amp in (True, 'auto'):
@@ -83,10 +83,14 @@ def resolve_amp_dtype(amp: Any, device: Union[str, torch.device],
                          "'auto', 'bf16' or 'fp16'")
     if bf16_is_native(device) or bf16_forced():
         return torch.bfloat16
+    if device.type == 'cpu':
+        why = (f'this CPU (capability '
+               f'{torch.backends.cpu.get_cpu_capability()}) has no native '
+               'bfloat16 and would emulate it about 100x slower')
+    else:
+        why = f'{device} has no native bfloat16'
     print_log(
-        f'{what}: running float32 instead of bfloat16, which this '
-        f'{device.type.upper()} would emulate about 100x slower (CPU '
-        f'capability {torch.backends.cpu.get_cpu_capability()}, no native '
-        f'bf16); set {FORCE_BF16_ENV}=1 to use bfloat16 anyway.',
+        f'{what}: running float32 instead of bfloat16: {why}; set '
+        f'{FORCE_BF16_ENV}=1 to use bfloat16 anyway.',
         logger='current', level=logging.INFO)
     return None

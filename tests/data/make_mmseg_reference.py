@@ -10,9 +10,12 @@ mmcv-lite, so its version check and compiled-op module are stubbed here
 Writes, next to this file:
 
 - ``mmseg_reference_tiny.pth``: a tiny EMANet (ResNetV1c-50 with 2 base
-  channels) built by mmseg with a fixed seed: its state dict, a batch of
-  images and labels, and mmseg's outputs (raw logits, whole and slide
-  predictions, losses and the ``bases`` buffer after one training forward).
+  channels) built by mmseg with a fixed seed: its state dict (float32), a
+  batch of images and labels, and mmseg's outputs computed in float64 (raw
+  logits, whole and slide predictions, losses and the ``bases`` buffer after
+  one training forward). float64 makes them the same on every CPU: in
+  float32, kernels of different instruction sets (AVX2, AVX-512) round
+  differently and the EM attention's softmax amplifies that to ~1e-4.
 - ``mmseg_reference_keys.json.gz``: state-dict key names and shapes of the
   full R-50-D8 and R-101-D8 EMANet models, parameter counts and frozen
   parameter names.
@@ -140,10 +143,11 @@ def make_tiny() -> dict:
     result = dict(config=TINY_MODEL, slide_test_cfg=SLIDE_CFG,
                   state_dict=state_dict, imgs=imgs, labels=labels,
                   ori_shape=ORI_SHAPE)
-    model.eval()
+    model.double().eval()
     with torch.no_grad():
         data = model.data_preprocessor(
             dict(inputs=list(imgs), data_samples=samples(False)), False)
+        data['inputs'] = data['inputs'].double()
         result['tensor_logits'] = model(data['inputs'], mode='tensor')
         preds = model(**data, mode='predict')
         result['whole_seg_logits'] = torch.stack(
@@ -155,6 +159,7 @@ def make_tiny() -> dict:
     model.train()
     data = model.data_preprocessor(
         dict(inputs=list(imgs), data_samples=samples(True)), True)
+    data['inputs'] = data['inputs'].double()
     losses = model(**data, mode='loss')
     result['losses'] = {k: v.detach().reshape(-1)[0].clone()
                         for k, v in losses.items()}

@@ -9,12 +9,14 @@ import cv2
 import numpy as np
 import pytest
 
+from emanet.datasets import CityscapesDemoDataset
 from emanet.datasets.demo_data import (
     ensure_demo_data,
     generate_demo_data,
     is_demo_data,
     render_scene,
 )
+from emanet.datasets.errors import DataRootError
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -72,8 +74,27 @@ def test_ensure_generates_once(tmp_path):
 def test_ensure_refuses_foreign_folder(tmp_path):
     (tmp_path / 'x').mkdir()
     (tmp_path / 'x' / 'mine.txt').write_text('keep')
-    with pytest.raises(FileExistsError, match='not a generated demo'):
+    with pytest.raises(DataRootError) as error:
         ensure_demo_data(str(tmp_path / 'x'))
+    message = str(error.value)
+    assert str(tmp_path / 'x') in message and '\n' not in message
+    assert 'dataset.type=CityscapesDataset' in message
+    assert os.listdir(tmp_path / 'x') == ['mine.txt']
+
+
+def test_demo_type_uses_own_cityscapes_layout_data(tmp_path):
+    root = str(tmp_path / 'own')
+    generate_demo_data(root, num_train=2, num_val=1)
+    os.remove(os.path.join(root, 'demo_info.json'))  # not demo data now
+    files = sorted(p for p in Path(root).rglob('*') if p.is_file())
+    dataset = CityscapesDemoDataset(
+        data_root=root, data_prefix=dict(
+            img_path='leftImg8bit/train', seg_map_path='gtFine/train'))
+    assert len(dataset) == 2
+    assert dataset[0]['img_path'].startswith(root)
+    # Used as it is: nothing generated or changed.
+    assert sorted(p for p in Path(root).rglob('*') if p.is_file()) == files
+    assert not is_demo_data(root)
 
 
 def test_cli(tmp_path, capsys):

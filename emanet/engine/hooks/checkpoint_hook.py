@@ -1,9 +1,10 @@
 """mmengine's CheckpointHook with crash-safe bookkeeping."""
 import os.path as osp
+from collections import deque
 from typing import Optional
 
 from mmengine.dist import is_main_process
-from mmengine.fileio import LocalBackend
+from mmengine.fileio import LocalBackend, get_file_backend
 from mmengine.hooks import CheckpointHook as MMEngineCheckpointHook
 
 from emanet.registry import HOOKS
@@ -33,12 +34,49 @@ class CheckpointHook(MMEngineCheckpointHook):
     """
 
     def before_train(self, runner) -> None:
-        super().before_train(runner)
+        if self.file_client_args is not None:
+            super().before_train(runner)
+        else:
+            self._setup_without_file_client(runner)
         if is_main_process() and isinstance(self.file_backend, LocalBackend):
             for folder in {self.out_dir, runner.work_dir}:
                 for name in remove_stale_tmp_files(folder):
                     runner.logger.info(
                         f'Removed {name}, left by an interrupted save.')
+
+    def _setup_without_file_client(self, runner) -> None:
+        """mmengine's ``before_train`` minus its unused ``FileClient``.
+
+        mmengine builds a ``FileClient`` even when no ``file_client_args``
+        are given and nothing uses it, which logs two deprecation warnings
+        on every run; the file backend is all the hook needs.
+        """
+        if self.out_dir is None:
+            self.out_dir = runner.work_dir
+        self.file_backend = get_file_backend(
+            self.out_dir, backend_args=self.backend_args)
+        if self.out_dir != runner.work_dir:
+            basename = osp.basename(runner.work_dir.rstrip(osp.sep))
+            self.out_dir = self.file_backend.join_path(self.out_dir, basename)
+        runner.logger.info(f'Checkpoints will be saved to {self.out_dir}.')
+        info = runner.message_hub.runtime_info
+        if self.save_best is not None:
+            if len(self.key_indicators) == 1:
+                self.best_ckpt_path = info.get('best_ckpt')
+            else:
+                self.best_ckpt_path_dict = {
+                    key: info.get(f'best_ckpt_{key}')
+                    for key in self.key_indicators
+                }
+        if self.max_keep_ckpts > 0:
+            keep_ckpt_ids = list(info.get('keep_ckpt_ids', []))
+            while len(keep_ckpt_ids) > self.max_keep_ckpts:
+                path = self.file_backend.join_path(
+                    self.out_dir,
+                    self.filename_tmpl.format(keep_ckpt_ids.pop(0)))
+                if is_main_process() and self.file_backend.isfile(path):
+                    self.file_backend.remove(path)
+            self.keep_ckpt_ids = deque(keep_ckpt_ids, self.max_keep_ckpts)
 
     def _save_checkpoint_with_step(self, runner, step: int,
                                    meta: dict) -> None:

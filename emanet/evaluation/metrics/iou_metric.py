@@ -114,8 +114,12 @@ class IoUMetric(BaseMetric):
         output_dir: if set, also write each prediction (class indices) as
             ``<image basename>.png`` there.
         format_only: only write the predictions (needs no ground truth).
-        prefix: prefix of the metric names.
+        prefix: prefix of the metric names (none by default: they are
+            ``mIoU``, ``aAcc``, ... as in mmsegmentation; the loops log them
+            as ``val/mIoU`` or ``test/mIoU``).
     """
+
+    default_prefix: Optional[str] = ''
 
     def __init__(self,
                  ignore_index: int = 255,

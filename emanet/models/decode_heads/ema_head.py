@@ -43,14 +43,16 @@ class EMAModule(nn.Module):
     def forward(self, feats: Tensor) -> Tensor:
         """Reconstruct ``feats`` ``[B, C, H, W]`` from the EM bases.
 
-        The EM iterations run without gradient and in float32 (also under
-        autocast); the returned reconstruction has the input's dtype.
+        The EM iterations run without gradient and in float32 at least
+        (float64 for a float64 model; float32 under autocast); the returned
+        reconstruction has the input's dtype.
         """
         b, c, h, w = feats.shape
+        dtype = torch.promote_types(feats.dtype, torch.float32)
         with torch.no_grad(), torch.autocast(feats.device.type,
                                              enabled=False):
-            x = feats.detach().float().view(b, c, h * w)  # [B, C, N]
-            bases = self.bases.float().expand(b, c, -1)  # [B, C, K]
+            x = feats.detach().to(dtype).view(b, c, h * w)  # [B, C, N]
+            bases = self.bases.to(dtype).expand(b, c, -1)  # [B, C, K]
             for _ in range(self.num_stages):
                 # E step: responsibilities of the K bases for each pixel
                 attn = torch.einsum('bcn,bck->bnk', x, bases)  # [B, N, K]

@@ -129,7 +129,10 @@ class CrossEntropyLoss(nn.Module):
         self.class_weight = _load_class_weight(class_weight)
         self.avg_non_ignore = avg_non_ignore
         self._loss_name = loss_name
-        if not avg_non_ignore and reduction == 'mean':
+        # With class weights the mean is over the weights of non-ignored
+        # pixels, so avg_non_ignore changes nothing and needs no warning.
+        if (not avg_non_ignore and reduction == 'mean'
+                and self.class_weight is None):
             warnings.warn(
                 'CrossEntropyLoss averages over all pixels, ignored ones '
                 'included (avg_non_ignore=False); set avg_non_ignore=True to '
