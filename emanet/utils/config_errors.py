@@ -142,6 +142,10 @@ def _resolved(param: inspect.Parameter, func: Any) -> inspect.Parameter:
     return param.replace(annotation=annotation)
 
 
+# ``int | None`` is a types.UnionType (Python >= 3.10), Optional[int] not.
+_UNIONS = (Union, getattr(types, 'UnionType', Union))
+
+
 def _classes(annotation: Any) -> Optional[Tuple[type, ...]]:
     """The classes a value of ``annotation`` is an instance of.
 
@@ -149,7 +153,7 @@ def _classes(annotation: Any) -> Optional[Tuple[type, ...]]:
     (``Any``, callables, type variables, unresolved strings).
     """
     origin = typing.get_origin(annotation)
-    if origin is Union or origin is types.UnionType:
+    if origin in _UNIONS:
         found: List[type] = []
         for arg in typing.get_args(annotation):
             classes = _classes(arg)
@@ -516,8 +520,8 @@ def follow_max_iters(cfg: Config, old: Any, options: Dict[str, Any]) -> None:
         return any(path == k or path.startswith(k + '.') for k in options)
 
     schedulers = cfg.get('param_scheduler') or []
-    one = isinstance(schedulers, dict)
-    entries = [('param_scheduler', schedulers)] if one else [
+    entries = [('param_scheduler', schedulers)] if isinstance(
+        schedulers, dict) else [
         (f'param_scheduler.{i}', s) for i, s in enumerate(schedulers)]
     entries = [(f'{path}.end', s, 'end') for path, s in entries
                if isinstance(s, dict)]
