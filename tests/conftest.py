@@ -11,7 +11,7 @@ TESTS = Path(__file__).resolve().parent
 # export, AMP): marked ``numerics``, and the README's test command runs them
 # a second time as on an AVX2-only CPU, so a portability break fails CI on
 # any machine.
-NUMERICS = ('models', 'deploy', 'engine/test_optim_wrappers.py',
+NUMERICS = ('models', 'deploy', 'utils', 'engine/test_optim_wrappers.py',
             'tools/test_benchmark.py',
             'tools/test_train_test_tools.py::'
             'test_fast_and_amp_paths_match_plain')

@@ -9,9 +9,11 @@ slower than float32 on a CPU. Every ``amp`` switch of the toolbox (training,
 where bfloat16 would be emulated. ``EMANET_FORCE_BF16=1`` keeps bfloat16
 anyway (to test numerics, say).
 """
+import functools
 import logging
 import os
-from typing import Any, Optional, Union
+import platform
+from typing import Any, FrozenSet, Optional, Union
 
 import torch
 from mmengine.logging import print_log
@@ -21,12 +23,40 @@ _BF16_NAMES = ('bf16', 'bfloat16', torch.bfloat16)
 _FP16_NAMES = ('fp16', 'float16', torch.float16)
 
 
+# x86 CPU flags of bfloat16 arithmetic units (Linux names).
+_X86_BF16_FLAGS = {'avx512_bf16', 'amx_bf16', 'avx_ne_convert'}
+# oneDNN ISA limits (ONEDNN_MAX_CPU_ISA) that still include those units.
+_ONEDNN_BF16_ISA_TAGS = ('BF16', 'FP16', 'AMX', 'AVX10', 'VNNI_2')
+
+
+@functools.lru_cache(maxsize=None)
+def _linux_cpu_flags() -> Optional[FrozenSet[str]]:
+    """The ``flags`` of /proc/cpuinfo; None where there is none."""
+    try:
+        with open('/proc/cpuinfo') as f:
+            for line in f:
+                if line.startswith('flags'):
+                    return frozenset(line.split(':', 1)[1].split())
+    except OSError:
+        pass
+    return None
+
+
+def _onednn_bf16_supported() -> bool:
+    """oneDNN's check: on x86 it also says yes for plain AVX-512."""
+    return (torch.backends.mkldnn.is_available()
+            and bool(torch.ops.mkldnn._is_mkldnn_bf16_supported()))
+
+
 def bf16_is_native(device: Union[str, torch.device] = 'cpu') -> bool:
     """Whether ``device`` computes bfloat16 in hardware.
 
-    CPU: oneDNN's own check (AVX512-BF16 or AMX on x86, the BF16 extension
-    on aarch64); it honours ``ONEDNN_MAX_CPU_ISA``. CUDA: the GPU's, without
-    counting emulation.
+    CPU: oneDNN's check, which honours ``ONEDNN_MAX_CPU_ISA`` and, on
+    aarch64, is the BF16 extension. On x86 it also accepts AVX-512 CPUs
+    without bfloat16 units (Skylake to Ice Lake), where oneDNN emulates
+    bfloat16 slower than float32; so x86 also needs AVX512-BF16, AMX or
+    AVX-NE-CONVERT among the CPU flags, and an ``ONEDNN_MAX_CPU_ISA`` that
+    keeps them. CUDA: the GPU's, without counting emulation.
     """
     device = torch.device(device)
     if device.type == 'cuda':
@@ -36,9 +66,16 @@ def bf16_is_native(device: Union[str, torch.device] = 'cpu') -> bool:
             return torch.cuda.is_bf16_supported(including_emulation=False)
         except TypeError:  # torch < 2.3 counts no emulation anyway
             return torch.cuda.is_bf16_supported()
-    if device.type != 'cpu' or not torch.backends.mkldnn.is_available():
+    if device.type != 'cpu' or not _onednn_bf16_supported():
         return False
-    return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    if platform.machine().lower() not in ('x86_64', 'amd64'):
+        return True
+    flags = _linux_cpu_flags()
+    if flags is not None and not flags & _X86_BF16_FLAGS:
+        return False
+    isa = os.environ.get('ONEDNN_MAX_CPU_ISA', 'ALL').upper()
+    return isa in ('ALL', 'DEFAULT') or any(
+        tag in isa for tag in _ONEDNN_BF16_ISA_TAGS)
 
 
 def bf16_forced() -> bool:
