@@ -57,7 +57,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument(
         '--amp',
         action='store_true',
-        help='mixed precision: bfloat16 where supported, else float16')
+        help='mixed precision: bfloat16 where the device computes it '
+        'natively; else float16 with loss scaling on CUDA, float32 on CPU '
+        '(EMANET_FORCE_BF16=1 forces bfloat16)')
     parser.add_argument(
         '--cfg-options',
         nargs='+',
@@ -85,9 +87,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 def enable_amp(cfg: Config) -> None:
     """Switch the optimizer wrapper to mixed precision.
 
-    CUDA: mmengine's ``AmpOptimWrapper`` with bfloat16 when the GPU supports
-    it, float16 with dynamic loss scaling otherwise. CPU: bfloat16 autocast
-    (``CPUAmpOptimWrapper``).
+    CUDA: mmengine's ``AmpOptimWrapper`` with bfloat16 where the GPU
+    computes it natively, float16 with dynamic loss scaling otherwise. CPU:
+    ``CPUAmpOptimWrapper``, bfloat16 autocast where native, else float32.
     """
     wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
     if wrapper in ('AmpOptimWrapper', 'CPUAmpOptimWrapper'):
