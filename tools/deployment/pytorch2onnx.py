@@ -18,11 +18,10 @@ import time
 from typing import List, Optional
 
 import torch
-from mmengine.config import DictAction
 from mmengine.registry import init_default_scope
 
 import emanet  # noqa: F401  (creates the 'emanet' registry scope)
-from emanet.apis import init_model, load_config
+from emanet.apis import CfgOptionsAction, init_model, load_config
 from emanet.deploy.backends import backend_model_cfg
 from emanet.deploy.export import (
     compare,
@@ -32,7 +31,7 @@ from emanet.deploy.export import (
     random_batches,
 )
 from emanet.registry import MODELS
-from emanet.utils.errors import UserError
+from emanet.utils.errors import DEBUG_HELP, run_tool
 
 MIN_AGREEMENT = 0.999
 
@@ -55,8 +54,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         help='run the file in ONNX Runtime on a test set '
                         'image (random if none) against PyTorch; exit 1 '
                         f'below {100 * MIN_AGREEMENT:g}%% equal pixels')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+    parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction,
                         help='override config keys')
+    parser.add_argument('--debug', action='store_true', help=DEBUG_HELP)
     return parser.parse_args(argv)
 
 
@@ -95,7 +95,4 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 
 if __name__ == '__main__':
-    try:
-        sys.exit(main())
-    except UserError as err:
-        sys.exit(f'error: {err}')
+    sys.exit(run_tool(main))
