@@ -19,6 +19,7 @@ import ctypes
 import os.path as osp
 import platform
 import resource
+import sys
 import tempfile
 import time
 from typing import Any, Dict, List, Optional
@@ -67,8 +68,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         help='default: cuda when available, else cpu')
     parser.add_argument('--fast', action='store_true',
                         help='fold BatchNorm into convs, channels_last, '
-                        'inference_mode; on CPU in float32 also Winograd 3x3 '
-                        'convs and fused conv+ReLU (same predictions)')
+                        'inference_mode (same predictions)')
     parser.add_argument('--no-channels-last', action='store_true',
                         help='with --fast: keep the NCHW memory format')
     parser.add_argument('--amp', nargs='?', const='auto',
@@ -301,4 +301,7 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
 
 
 if __name__ == '__main__':
-    main()
+    try:
+        main()
+    except UserError as err:
+        sys.exit(f'error: {err}')
