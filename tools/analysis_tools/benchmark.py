@@ -25,11 +25,15 @@ import time
 from typing import Any, Dict, List, Optional
 
 import torch
-from mmengine.config import DictAction
 from mmengine.registry import init_default_scope
 
 import emanet  # noqa: F401  (creates the 'emanet' registry scope)
-from emanet.apis import init_model, load_config, resolve_device
+from emanet.apis import (
+    CfgOptionsAction,
+    init_model,
+    load_config,
+    resolve_device,
+)
 from emanet.deploy import prepare_for_inference
 from emanet.deploy.backends import backend_model_cfg, is_onnx_file
 from emanet.deploy.export import (
@@ -39,7 +43,7 @@ from emanet.deploy.export import (
     random_batches,
 )
 from emanet.registry import MODELS
-from emanet.utils.errors import UserError
+from emanet.utils.errors import DEBUG_HELP, UserError, run_tool
 from emanet.utils.precision import cpu_description, resolve_amp_dtype
 
 
@@ -86,9 +90,10 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         'same images: max |dlogit| and pixel agreement')
     parser.add_argument('--threads', type=int,
                         help='torch CPU threads (default: torch default)')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+    parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction,
                         help='override config keys, e.g. '
                         'model.test_cfg.mode=slide')
+    parser.add_argument('--debug', action='store_true', help=DEBUG_HELP)
     args = parser.parse_args(argv)
     for name in ('num_images', 'repeat_times'):
         if getattr(args, name) < 1:
@@ -301,7 +306,4 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
 
 
 if __name__ == '__main__':
-    try:
-        main()
-    except UserError as err:
-        sys.exit(f'error: {err}')
+    sys.exit(run_tool(main))

@@ -27,12 +27,11 @@ import time
 from typing import Callable, Dict, List, Optional
 
 import torch
-from mmengine.config import DictAction
 from mmengine.registry import init_default_scope
 from torch.nn.modules.batchnorm import _BatchNorm
 
 import emanet  # noqa: F401  (creates the 'emanet' registry scope)
-from emanet.apis import init_model, load_config
+from emanet.apis import CfgOptionsAction, init_model, load_config
 from emanet.deploy import prepare_for_inference
 from emanet.deploy.backends import backend_model_cfg
 from emanet.deploy.export import (
@@ -43,6 +42,7 @@ from emanet.deploy.export import (
     random_batches,
 )
 from emanet.registry import MODELS
+from emanet.utils.errors import DEBUG_HELP, run_tool
 from emanet.utils.precision import bf16_is_native, cpu_description
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
@@ -64,7 +64,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--paths', nargs='+', choices=PATHS,
                         default=list(PATHS))
     parser.add_argument('--threads', type=int)
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction)
+    parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction)
+    parser.add_argument('--debug', action='store_true', help=DEBUG_HELP)
     return parser.parse_args(argv)
 
 
@@ -161,4 +162,4 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, dict]:
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(run_tool(main))
