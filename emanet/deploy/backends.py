@@ -27,12 +27,13 @@ BACKENDS = {'onnxruntime': 'ONNXRuntimeSegmentor',
             'openvino': 'OpenVINOSegmentor'}
 
 
-def read_onnx(model_file: str) -> Tuple[dict, Optional[dict]]:
-    """Check that ``model_file`` is an ONNX model; read its metadata.
+def read_onnx(model_file: str
+              ) -> Tuple[Optional[dict], Tuple[Optional[int], ...]]:
+    """Check that ``model_file`` is an ONNX model; read what the tools need.
 
     Returns:
-        tuple: ``{name: value}`` metadata and the dataset meta (classes,
-        palette) stored by the export, or None.
+        tuple: the dataset meta (classes, palette) stored by the export, or
+        None; the input dims, None where dynamic.
     """
     onnx = require('onnx')
     if not osp.isfile(model_file):
@@ -48,16 +49,14 @@ def read_onnx(model_file: str) -> Tuple[dict, Optional[dict]]:
             'tools/deployment/pytorch2onnx.py') from None
     meta = {p.key: p.value for p in proto.metadata_props}
     dataset_meta = json.loads(meta[META_KEY]) if META_KEY in meta else None
-    return meta, dataset_meta
+    dims = proto.graph.input[0].type.tensor_type.shape.dim
+    return dataset_meta, tuple(
+        d.dim_value if d.HasField('dim_value') else None for d in dims)
 
 
 def onnx_input_shape(model_file: str) -> Tuple[Optional[int], ...]:
     """The input dims of an ONNX file, None where dynamic."""
-    onnx = require('onnx')
-    read_onnx(model_file)  # one-line error for a missing or corrupt file
-    dims = onnx.load(model_file).graph.input[0].type.tensor_type.shape.dim
-    return tuple(d.dim_value if d.HasField('dim_value') else None
-                 for d in dims)
+    return read_onnx(model_file)[1]
 
 
 class BackendSegmentor(EncoderDecoder):
@@ -80,7 +79,7 @@ class BackendSegmentor(EncoderDecoder):
         BaseModel.__init__(self, data_preprocessor=MODELS.build(
             copy.deepcopy(data_preprocessor)))
         self.model_file = model_file
-        self.metadata, self.dataset_meta = read_onnx(model_file)
+        self.dataset_meta, self.input_shape = read_onnx(model_file)
         self.test_cfg = test_cfg if test_cfg is not None else {}
         self.align_corners = align_corners
         self.amp_dtype = resolve_amp_dtype(amp, 'cpu',
@@ -89,8 +88,7 @@ class BackendSegmentor(EncoderDecoder):
         self.num_classes = self.out_channels = self.output_channels
 
     def _load(self, model_file: str) -> None:
-        """Open the runtime; set ``input_shape`` (None for a free dim) and
-        ``output_channels``."""
+        """Open the runtime; set ``output_channels``."""
         raise NotImplementedError
 
     def _run(self, inputs: np.ndarray) -> np.ndarray:
@@ -117,10 +115,6 @@ class BackendSegmentor(EncoderDecoder):
                         'train; use the config and checkpoint')
 
 
-def _static(dims) -> Tuple[Optional[int], ...]:
-    return tuple(d if isinstance(d, int) and d > 0 else None for d in dims)
-
-
 @MODELS.register_module()
 class ONNXRuntimeSegmentor(BackendSegmentor):
     """The network in ONNX Runtime (CPU provider, float32), with torch's
@@ -135,7 +129,6 @@ class ONNXRuntimeSegmentor(BackendSegmentor):
         options.intra_op_num_threads = torch.get_num_threads()
         self.session = ort.InferenceSession(
             model_file, options, providers=['CPUExecutionProvider'])
-        self.input_shape = _static(self.session.get_inputs()[0].shape)
         self.output_channels = self.session.get_outputs()[0].shape[1]
 
     def _run(self, inputs: np.ndarray) -> np.ndarray:
@@ -157,9 +150,6 @@ class OpenVINOSegmentor(BackendSegmentor):
             'INFERENCE_NUM_THREADS': torch.get_num_threads(),
             'PERFORMANCE_HINT': 'LATENCY'})
         self.request = self.compiled.create_infer_request()
-        shape = network.inputs[0].get_partial_shape()
-        self.input_shape = tuple(
-            d.get_length() if d.is_static else None for d in shape)
         self.output_channels = \
             network.outputs[0].get_partial_shape()[1].get_length()
 
@@ -192,4 +182,5 @@ def backend_model_cfg(model_cfg: dict, model_file: str,
 
 
 def is_onnx_file(path: Optional[str]) -> bool:
+    """Whether a checkpoint argument names an exported model."""
     return bool(path) and str(path).lower().endswith('.onnx')
