@@ -89,10 +89,12 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         '--fast',
         action='store_true',
         help='inference fast path: BatchNorm folded into the convolutions, '
-        'channels_last, inference mode (same predictions). A config key '
-        'fast_inference=dict(...) of prepare_for_inference options turns '
-        'it on too. The fastest CPU path measured is an exported model: '
-        'pytorch2onnx.py, then --backend openvino (docs/benchmark.md)')
+        'channels_last, inference mode; on CPU in float32 also Winograd 3x3 '
+        'convolutions and fused conv+ReLU (same predictions; the fastest '
+        'float32 CPU path measured). A config key fast_inference=dict(...) '
+        'of prepare_for_inference options turns it on too. For bf16 on CPU '
+        'an exported model is faster: pytorch2onnx.py, then --backend '
+        'openvino --amp (docs/benchmark.md)')
     parser.add_argument(
         '--amp',
         action='store_true',

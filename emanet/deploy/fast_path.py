@@ -11,7 +11,7 @@ and removes the BatchNorm entries from the state dict.
 import contextlib
 import functools
 import inspect
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple, Union
 
 import torch
 from torch import nn
@@ -19,6 +19,10 @@ from torch.nn.modules.batchnorm import _BatchNorm
 from torch.nn.modules.conv import _ConvNd
 
 from emanet.utils.precision import resolve_amp_dtype
+
+from .conv_fusion import fuse_conv_relu, fusion_available
+from .conv_split import split_wide_convs
+from .winograd import MIN_CHANNELS, winograd_convs
 
 _FUSED_ATTR = '_fused_bn_prefixes'
 
@@ -228,6 +232,9 @@ def prepare_for_inference(model: nn.Module,
                           channels_last: bool = True,
                           amp: Any = None,
                           compile: bool = False,
+                          split_convs: bool = True,
+                          fuse_relu: bool = True,
+                          winograd: Union[bool, int] = True,
                           example_inputs: Optional[torch.Tensor] = None
                           ) -> nn.Module:
     """Make ``model`` (weights already loaded) an inference-only fast model.
@@ -252,6 +259,17 @@ def prepare_for_inference(model: nn.Module,
             back to float32 (one log line) where the device would emulate
             it (:func:`emanet.utils.precision.resolve_amp_dtype`).
         compile: ``torch.compile`` the backbone, neck and heads.
+        split_convs: on CPU, compute convolutions over >= 1024 input
+            channels as sums over chunks of 256 channels, whose weights fit
+            the caches (:mod:`emanet.deploy.conv_split`).
+        fuse_relu: in float32 on CPU, after BN folding, run conv + ReLU
+            (+ residual add) as single oneDNN calls
+            (:mod:`emanet.deploy.conv_fusion`).
+        winograd: in float32 on CPU without ``compile``, compute stride-1
+            3x3 convolutions with at least 256 input and output channels
+            (or as many as an int ``winograd`` says) by the Winograd
+            F(4x4, 3x3) algorithm, with four times fewer multiplications
+            (:mod:`emanet.deploy.winograd`).
         example_inputs: ``[1, C, H, W]`` input for the one small forward
             that finds conv/BN pairs; 64x64 zeros by default.
 
@@ -273,6 +291,15 @@ def prepare_for_inference(model: nn.Module,
         fuse_conv_bn(model,
                      lambda: _call_tensor_mode(model, example_inputs))
     amp_dtype = resolve_amp_dtype(amp, device, what='prepare_for_inference')
+    if winograd and device.type == 'cpu' and amp_dtype is None and \
+            not compile:  # inductor picks its own convolution algorithms
+        winograd_convs(model,
+                       MIN_CHANNELS if winograd is True else winograd)
+    if split_convs and device.type == 'cpu':
+        split_wide_convs(model)
+    if fuse_relu and fuse_bn and device.type == 'cpu' and \
+            amp_dtype is None and fusion_available():
+        fuse_conv_relu(model)
     if channels_last:
         model.to(memory_format=torch.channels_last)
         model.register_forward_pre_hook(_to_channels_last, with_kwargs=True)

@@ -147,7 +147,7 @@ def test_fast_and_amp_paths_match_plain(trained, tiny_config, tmp_path):
     # the config key alone turns the fast path on, with its options
     keyed = test_tool.main([tiny_config, ckpt, '--work-dir',
                             str(tmp_path / 'keyed'), '--cfg-options',
-                            'fast_inference.channels_last=False'])
+                            'fast_inference.winograd=4'])
     for key in METRIC_KEYS:
         assert keyed[key] == pytest.approx(train_metrics[key], abs=0.01)
 
@@ -159,12 +159,12 @@ def test_fast_inference_options_merge_flags_and_config_key():
     assert options(plain, fast=True, amp=False) == {}
     assert options(plain, fast=False, amp=True) == dict(
         fuse_bn=False, channels_last=False, amp=True)
-    keyed = Config(dict(fast_inference=dict(channels_last=False)))
-    assert options(keyed, fast=False, amp=False) == dict(channels_last=False)
-    assert options(keyed, fast=False, amp=True) == dict(channels_last=False,
+    keyed = Config(dict(fast_inference=dict(winograd=False)))
+    assert options(keyed, fast=False, amp=False) == dict(winograd=False)
+    assert options(keyed, fast=False, amp=True) == dict(winograd=False,
                                                         amp=True)
-    with pytest.raises(ValueError, match=r"unknown option\(s\) \['fuse_b'\]"):
-        options(Config(dict(fast_inference=dict(fuse_b=False))), False,
+    with pytest.raises(ValueError, match=r"unknown option\(s\) \['wingrad'\]"):
+        options(Config(dict(fast_inference=dict(wingrad=False))), False,
                 False)
     with pytest.raises(TypeError, match='must be a dict'):
         options(Config(dict(fast_inference=True)), False, False)

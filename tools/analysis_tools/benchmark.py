@@ -72,7 +72,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         help='default: cuda when available, else cpu')
     parser.add_argument('--fast', action='store_true',
                         help='fold BatchNorm into convs, channels_last, '
-                        'inference_mode (same predictions)')
+                        'inference_mode; on CPU in float32 also Winograd 3x3 '
+                        'convs and fused conv+ReLU (same predictions)')
     parser.add_argument('--no-channels-last', action='store_true',
                         help='with --fast: keep the NCHW memory format')
     parser.add_argument('--amp', nargs='?', const='auto',

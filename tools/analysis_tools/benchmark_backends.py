@@ -1,7 +1,7 @@
 """Time every CPU inference path of a config side by side, in one process.
 
 Paths: the plain PyTorch model, the fast path (``prepare_for_inference``)
-in float32 and bfloat16, and
+in float32 with and without its hand-written kernels and in bfloat16, and
 the exported ONNX model in ONNX Runtime (float32) and OpenVINO (f32,
 bf16). All run the same ``test_step`` (preprocessing, whole or slide
 inference, resize, argmax) on the same random images with random weights
@@ -48,7 +48,7 @@ from emanet.utils.precision import bf16_is_native, cpu_description
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 from benchmark import cpu_name  # noqa: E402
 
-PATHS = ('plain', 'ours-fp32', 'ours-bf16',
+PATHS = ('plain', 'ours-fp32', 'ours-fp32-nokernels', 'ours-bf16',
          'onnxruntime-fp32', 'openvino-f32', 'openvino-bf16')
 
 
@@ -99,9 +99,12 @@ def build_paths(cfg, model, onnx_file: str,
                 with torch.no_grad():
                     return plain.test_step(batch)
         elif name.startswith('ours'):
-            amp = 'bf16' if name.endswith('bf16') else None
+            options = dict(amp='bf16' if name.endswith('bf16') else None)
+            if name.endswith('nokernels'):  # what the kernels are worth
+                options.update(winograd=False, split_convs=False,
+                               fuse_relu=False)
             run = prepare_for_inference(copy.deepcopy(model),
-                                        amp=amp).test_step
+                                        **options).test_step
         else:
             backend, precision = name.split('-')
             run = MODELS.build(backend_model_cfg(
