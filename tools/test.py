@@ -47,9 +47,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument(
         '--backend',
         choices=['onnxruntime', 'openvino'],
-        help='runtime of an .onnx model (default onnxruntime). On CPUs '
-        'the fastest path measured is --backend openvino (with --amp '
-        'where bf16 is native); see docs/benchmark.md')
+        help='runtime of an .onnx model (default onnxruntime). Fastest '
+        'CPU paths measured: bf16 --backend openvino --amp (where bf16 is '
+        'native), float32 --fast on the checkpoint (docs/benchmark.md)')
     parser.add_argument(
         '--work-dir',
         help='folder for logs and test_metrics.json '

@@ -94,3 +94,16 @@ def test_api_draws_with_the_files_own_classes(exported, tmp_path):
     overlay = show_result(model, image, result,
                           out_file=str(tmp_path / 'o.png'))
     assert overlay.shape == (256, 512, 3) and (tmp_path / 'o.png').exists()
+
+
+@pytest.mark.slow
+def test_benchmark_times_and_checks_an_exported_model(exported, capsys):
+    config, _, onnx_file, _ = exported
+    results = load_tool('tools/analysis_tools/benchmark.py').main(
+        [config, onnx_file, '--backend', 'openvino', '--num-images', '1',
+         '--warmup', '0', '--check'])
+    out = capsys.readouterr().out
+    assert 'backend=openvino' in out and 'amp=off (float32)' in out
+    assert results['fps'] > 0
+    assert 'check vs onnxruntime fp32' in out
+    assert results['pixel_agreement'] >= 0.999

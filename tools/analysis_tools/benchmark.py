@@ -57,8 +57,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         'pytorch2onnx.py run by --backend')
     parser.add_argument('--backend', choices=['onnxruntime', 'openvino'],
                         help='runtime of an .onnx model (default '
-                        'onnxruntime); on CPUs openvino is the fastest '
-                        'path measured, see docs/benchmark.md')
+                        'onnxruntime). Fastest CPU paths measured: bf16 '
+                        'openvino --amp, float32 --fast on the checkpoint '
+                        '(docs/benchmark.md)')
     parser.add_argument('--num-images', type=int, default=5,
                         help='images timed per run (default 5)')
     parser.add_argument('--warmup', type=int, default=1,
