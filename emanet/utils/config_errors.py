@@ -162,7 +162,8 @@ def _classes(annotation: Any) -> Optional[Tuple[type, ...]]:
             found.extend(classes)
         return tuple(found)
     annotation = origin or annotation
-    if (not isinstance(annotation, type)
+    # typing.Any is a class from Python 3.11 on, but no isinstance target.
+    if (not isinstance(annotation, type) or annotation is typing.Any
             or annotation is collections.abc.Callable):
         return None
     return (annotation, )

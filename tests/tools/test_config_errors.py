@@ -147,6 +147,18 @@ def test_cfg_options_item_without_equals_is_named(capsys):
 
 
 # -- values of the wrong type ---------------------------------------------
+def test_any_and_callable_annotations_take_any_value():
+    """``typing.Any`` is a class from Python 3.11 on: not a type check."""
+    import typing
+    from collections.abc import Callable
+
+    from emanet.utils.config_errors import _classes
+    assert _classes(typing.Any) is None
+    assert _classes(typing.Optional[typing.Any]) is None
+    assert _classes(Callable) is None
+    assert _classes(typing.Optional[int]) == (int, type(None))
+
+
 def test_wrong_types_name_key_and_expected_type():
     from emanet.apis import load_config
     with pytest.raises(ConfigError) as err:
