@@ -150,7 +150,8 @@ def test_split_wide_convs_replaces_only_wide_kxk_convs(plain_model):
     torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-5)
 
 
-def test_conv_relu_fusion_replaces_blocks_and_keeps_logits(plain_model):
+def test_conv_relu_fusion_replaces_blocks_and_keeps_logits(plain_model,
+                                                           monkeypatch):
     from emanet.deploy.conv_fusion import (
         FusedConvReLU,
         FusedResBlock,
@@ -167,7 +168,9 @@ def test_conv_relu_fusion_replaces_blocks_and_keeps_logits(plain_model):
     assert isinstance(fused.decode_head.bottleneck, FusedConvReLU)
     torch.testing.assert_close(fused(x, mode='tensor'), expected,
                                atol=1e-4, rtol=1e-4)
-    # bf16 autocast keeps the plain (autocast-aware) modules
+    # bf16 autocast keeps the plain (autocast-aware) modules (forced, so
+    # that CPUs without native bf16 check it too)
+    monkeypatch.setenv('EMANET_FORCE_BF16', '1')
     bf16 = prepare_for_inference(copy.deepcopy(plain_model), amp='bf16')
     assert not any(isinstance(m, (FusedConvReLU, FusedResBlock))
                    for m in bf16.modules())

@@ -136,7 +136,7 @@ def test_winograd_convs_respects_min_channels(plain_model):
                for n in names)
 
 
-def test_fast_path_with_winograd_keeps_predictions(plain_model):
+def test_fast_path_with_winograd_keeps_predictions(plain_model, monkeypatch):
     inputs = torch.randn(2, 3, 64, 96,
                          generator=torch.Generator().manual_seed(3))
     with torch.no_grad():
@@ -154,7 +154,9 @@ def test_fast_path_with_winograd_keeps_predictions(plain_model):
                                          fast(inputs, mode='predict')):
         assert torch.equal(fast_sample.pred_sem_seg.data,
                            plain_sample.pred_sem_seg.data)
-    # bf16 autocast and winograd=False keep direct convolutions
+    # bf16 autocast and winograd=False keep direct convolutions (bf16
+    # forced, so that CPUs without native bf16 check it too)
+    monkeypatch.setenv('EMANET_FORCE_BF16', '1')
     for kwargs in [dict(amp='bf16', winograd=8), dict(winograd=False)]:
         other = prepare_for_inference(copy.deepcopy(plain_model), **kwargs)
         assert not any(isinstance(m, WinogradConv2d)
