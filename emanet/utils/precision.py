@@ -2,7 +2,7 @@
 
 bfloat16 pays off only where the hardware computes it: on CPUs with
 AVX512-BF16 or AMX (x86) or the BF16 extension (Arm), and on GPUs of the
-Ampere generation or later. Elsewhere oneDNN or CUDA emulate it, about 100x
+Ampere generation or later. Elsewhere oneDNN or CUDA emulate it, 100x or more
 slower than float32 on a CPU. Every ``amp`` switch of the toolbox (training,
 ``tools/test.py``, the benchmarks, ``prepare_for_inference``) asks
 :func:`resolve_amp_dtype`, which falls back to float32 with one log line
@@ -123,7 +123,7 @@ def resolve_amp_dtype(amp: Any, device: Union[str, torch.device],
     if device.type == 'cpu':
         why = (f'this CPU (capability '
                f'{torch.backends.cpu.get_cpu_capability()}) has no native '
-               'bfloat16 and would emulate it about 100x slower')
+               'bfloat16 and would emulate it 100x or more slower')
     else:
         why = f'{device} has no native bfloat16'
     print_log(
