@@ -318,8 +318,45 @@ def check_config(cfg: Config, skip: Iterable[str] = ()) -> None:
                 checker.check_keys(key, value, DataLoader, _DATALOADER_KEYS,
                                    'DataLoader (torch.utils.data)')
             checker.walk(value, key, _TOP_REGISTRY.get(key), key)
+        _check_num_classes(cfg, checker)
     if checker.errors:
         raise ConfigError('\n'.join(checker.errors))
+
+
+def _dataset_classes(dataset: Any) -> Optional[int]:
+    """How many classes a data set config labels: its metainfo's."""
+    from emanet.registry import DATASETS
+    if not isinstance(dataset, dict):
+        return None
+    classes = (dataset.get('metainfo') or {}).get('classes')
+    if classes is None:
+        cls = DATASETS.get(dataset.get('type', ''))
+        classes = getattr(cls, 'METAINFO', {}).get('classes')
+    return len(classes) if classes is not None else None
+
+
+def _check_num_classes(cfg: Config, checker: '_Checker') -> None:
+    """A head with fewer outputs than the data set has classes.
+
+    Its loss would index past the logits (an ``IndexError`` deep in
+    ``cross_entropy``) on the first label of a higher class.
+    """
+    model = cfg.get('model') or {}
+    model = model.get('module', model)  # a test-time augmentation wrapper
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        dataset = (cfg.get(loader) or {}).get('dataset')
+        count = _dataset_classes(dataset)
+        if count is None:
+            continue
+        for head in ('decode_head', 'auxiliary_head'):
+            num = (model.get(head) or {}).get('num_classes')
+            if isinstance(num, int) and num < count:
+                checker.fail(
+                    f'model.{head}', f'num_classes={num}, but the '
+                    f'{loader} data set ({dataset.get("type")}) has {count} '
+                    f'classes; set num_classes={count}, or give the data set '
+                    f'metainfo=dict(classes=...) with {num} classes')
+        return  # the first data set decides, as for the metric
 
 
 # -- reading a config file ------------------------------------------------
@@ -546,3 +583,13 @@ def follow_max_iters(cfg: Config, old: Any, options: Dict[str, Any]) -> None:
         print_log(f'train_cfg.max_iters is {new} but {", ".join(late)} '
                   'ends later: that schedule is cut short; set its end with '
                   '--cfg-options', logger='current', level=30)
+    empty = [(path[:-len('.end')], node) for path, node, key in entries
+             if key == 'end' and isinstance(node.get('end'), (int, float))
+             and node.get('begin', 0) >= node['end']]
+    if empty:
+        path, node = empty[0]
+        raise ConfigError(
+            f'train_cfg.max_iters={new}: {path} ({node.get("type")}) would '
+            f'begin at {node.get("begin", 0)} and end at {node["end"]}; '
+            f'set {path}.begin below {node["end"]} (and the end of the '
+            'scheduler before it), or a larger train_cfg.max_iters')

@@ -128,12 +128,52 @@ def test_max_iters_override_carries_schedule_and_intervals(capsys):
             'equalled 400 and follow it') in out
     # An explicit value wins; a warm-up that now ends late is named.
     cfg = load_config(DEMO_CONFIG, {'train_cfg.max_iters': 10,
+                                    'param_scheduler.1.begin': 5,
                                     'default_hooks.checkpoint.interval': 5})
     assert [s['end'] for s in cfg.param_scheduler] == [20, 10]
     assert cfg.default_hooks.checkpoint.interval == 5
     out = capsys.readouterr().out
     assert ('train_cfg.max_iters is 10 but param_scheduler.0.end = 20 '
             '(LinearLR) ends later') in out
+
+
+def test_max_iters_before_a_scheduler_begins_is_refused():
+    """PolyLR begins after the warm-up, at 20: max_iters=4 would end it
+    before it begins (mmengine's ValueError, a traceback)."""
+    from emanet.apis import load_config
+    with pytest.raises(ConfigError) as err:
+        load_config(DEMO_CONFIG, {'train_cfg.max_iters': 4})
+    assert str(err.value) == (
+        'train_cfg.max_iters=4: param_scheduler.1 (PolyLR) would begin at '
+        '20 and end at 4; set param_scheduler.1.begin below 4 (and the end '
+        'of the scheduler before it), or a larger train_cfg.max_iters')
+    cfg = load_config(DEMO_CONFIG, {'train_cfg.max_iters': 4,
+                                    'param_scheduler.0.end': 2,
+                                    'param_scheduler.1.begin': 2})
+    assert [(s['begin'], s['end']) for s in cfg.param_scheduler] == [
+        (0, 2), (2, 4)]
+
+
+def test_fewer_outputs_than_data_set_classes_is_refused():
+    from emanet.apis import load_config
+    no_weights = {f'model.{head}.{key}': value
+                  for head in ('decode_head', 'auxiliary_head')
+                  for key, value in (('num_classes', 5),
+                                     ('loss_decode.class_weight', None))}
+    with pytest.raises(ConfigError) as err:
+        load_config(DEMO_CONFIG, no_weights)
+    lines = str(err.value).splitlines()
+    assert len(lines) == 2 and all(line.startswith(DEMO_CONFIG)
+                                   for line in lines)
+    assert lines[0].endswith(
+        'model.decode_head: num_classes=5, but the train_dataloader data set '
+        '(CityscapesDemoDataset) has 19 classes; set num_classes=19, or give '
+        'the data set metainfo=dict(classes=...) with 5 classes')
+    classes = [f'c{i}' for i in range(5)]
+    cfg = load_config(DEMO_CONFIG, {
+        **no_weights,
+        'train_dataloader.dataset.metainfo': dict(classes=classes)})
+    assert cfg.model.decode_head.num_classes == 5
 
 
 def test_cfg_options_item_without_equals_is_named(capsys):
@@ -182,6 +222,9 @@ def test_wrong_types_name_key_and_expected_type():
         '(torch.utils.data) expects int or None',
         "optim_wrapper.optimizer: lr='abc' (str), but SGD (torch.optim.sgd) "
         'expects float or Tensor',
+        'model.decode_head: num_classes=5, but the train_dataloader data set '
+        '(CityscapesDemoDataset) has 19 classes; set num_classes=19, or give '
+        'the data set metainfo=dict(classes=...) with 5 classes',
     ]
 
 
