@@ -32,8 +32,12 @@ from emanet.apis import (
 from emanet.apis.utils import opacity_type, work_dir_source
 from emanet.deploy.backends import is_onnx_file
 from emanet.utils.checkpoint import check_work_dir
-from emanet.utils.config_errors import ConfigError, ConfigTypeError
-from emanet.utils.errors import DEBUG_HELP, run_tool
+from emanet.utils.errors import (
+    DEBUG_HELP,
+    ConfigError,
+    ConfigTypeError,
+    run_tool,
+)
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:

@@ -25,8 +25,7 @@ from emanet.apis import (
 from emanet.apis.utils import work_dir_source
 from emanet.engine import amp_optim_wrapper_cfg
 from emanet.utils.checkpoint import check_work_dir
-from emanet.utils.config_errors import ConfigError
-from emanet.utils.errors import DEBUG_HELP, run_tool
+from emanet.utils.errors import DEBUG_HELP, ConfigError, run_tool
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:

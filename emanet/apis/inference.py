@@ -14,11 +14,11 @@ from mmengine.dataset import Compose
 from mmengine.model import revert_sync_batchnorm
 from mmengine.registry import init_default_scope
 
-from emanet.datasets.errors import BadDataError, MissingDataError
 from emanet.registry import DATASETS, MODELS, TRANSFORMS
 from emanet.structures import SegDataSample
 from emanet.utils.checkpoint import load_checkpoint
 from emanet.utils.config_errors import read_config
+from emanet.utils.errors import BadDataError, MissingDataError
 
 from .utils import merge_cfg_options, resolve_device, revert_sync_bn_cfg
 

@@ -11,12 +11,12 @@ from mmengine.runner import Runner
 
 from emanet.registry import RUNNERS
 from emanet.utils.config_errors import (
-    ConfigError,
     check_cfg_options,
     check_config,
     follow_max_iters,
     read_config,
 )
+from emanet.utils.errors import ConfigError
 
 
 def load_config(path: str,

@@ -10,8 +10,7 @@ from mmengine.logging import print_log
 from mmengine.registry import DefaultScope
 
 from emanet.registry import DATASETS, TRANSFORMS
-
-from .errors import BadDataError, MissingDataError
+from emanet.utils.errors import BadDataError, MissingDataError
 
 
 @DATASETS.register_module()

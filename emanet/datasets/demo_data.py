@@ -32,9 +32,10 @@ import numpy as np
 from mmengine.logging import print_log
 from PIL import Image, ImageDraw
 
+from emanet.utils.errors import DataRootError
+
 from .cityscapes_converter import convert_cityscapes
 from .cityscapes_labels import NAME_TO_LABEL
-from .errors import DataRootError
 
 DEFAULT_ROOT = 'data/cityscapes_demo'
 HEIGHT, WIDTH = 256, 512

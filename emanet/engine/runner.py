@@ -15,7 +15,6 @@ from mmengine.runner.checkpoint import _load_checkpoint_to_model
 
 from emanet.registry import RUNNERS
 from emanet.utils.checkpoint import (
-    CheckpointError,
     atomic_path,
     check_state_dict_fits,
     check_work_dir,
@@ -24,9 +23,8 @@ from emanet.utils.checkpoint import (
     nonfinite_tensors,
     write_error,
 )
+from emanet.utils.errors import CheckpointError, TrainingDivergedError
 from emanet.utils.random_state import get_random_state, set_random_state
-
-from .hooks.loss_check_hook import TrainingDivergedError, divergence_advice
 
 # How a user loads partial weights on purpose (named in the refusal).
 PARTIAL_HINT = ('set allow_partial_weights=True in the config '
@@ -254,7 +252,7 @@ class SegRunner(Runner):
                 f'{len(bad)} tensor(s) (first '
                 f'{bad[:3]}; BatchNorm statistics and EMA bases count too), '
                 f'so {path} was not saved. '
-                f'{divergence_advice(self.last_saved_checkpoint)}')
+                f'{TrainingDivergedError.advice(self.last_saved_checkpoint)}')
         meta = dict(meta or {})
         meta['random_state'] = [state for state, _ in gathered]
         if self.rank != 0:

@@ -28,7 +28,7 @@ from typing import (
 import torch
 import torch.nn as nn
 
-from .errors import UserError
+from .errors import CheckpointError, UnsafeCheckpointError, WorkDirError
 
 # Suffix of the temporary file a checkpoint is written to before the
 # rename; hidden (leading dot) and not ending in ``.pth`` so that a file left
@@ -36,19 +36,6 @@ from .errors import UserError
 TMP_MARK = '.tmp-'
 
 MapLocation = Union[str, torch.device, Callable, None]
-
-
-class CheckpointError(UserError, RuntimeError):
-    """A checkpoint cannot be loaded, or does not fit the model."""
-
-
-class UnsafeCheckpointError(CheckpointError):
-    """The checkpoint holds a Python object that could run code."""
-
-
-class WorkDirError(UserError, OSError):
-    """The work dir cannot be created or written (a file, no permission,
-    a full disk)."""
 
 
 def _history_buffer_getattr(obj: Any, name: str) -> Any:

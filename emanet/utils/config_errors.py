@@ -19,16 +19,7 @@ from typing import Any, Dict, Iterable, List, Optional, Set, Tuple, Union
 
 from mmengine.config import Config
 
-from .errors import UserError
-
-
-class ConfigError(UserError, ValueError):
-    """A config entry names an unknown type or passes an unknown key."""
-
-
-class ConfigTypeError(ConfigError, TypeError):
-    """A config value has the wrong type (a string for a number, ...)."""
-
+from .errors import ConfigError
 
 # Which registry builds the dicts under a top-level key; children inherit it
 # unless their own key is in _NESTED_REGISTRY.

@@ -1,4 +1,4 @@
-"""The base class of errors a user can fix (config, data, checkpoint, disk).
+"""The errors a user can fix (config, data, checkpoint, disk), in one place.
 
 The tools print such an error as one line, without a traceback, because the
 message already names the file, key or value at fault and what to do
@@ -11,6 +11,68 @@ from typing import Any, Callable, List, Optional
 
 class UserError(Exception):
     """A problem in what the user gave: a config, a file, an option."""
+
+
+class ConfigError(UserError, ValueError):
+    """A config entry names an unknown type or passes an unknown key."""
+
+
+class ConfigTypeError(ConfigError, TypeError):
+    """A config value has the wrong type (a string for a number, ...)."""
+
+
+class BadDataError(UserError, ValueError):
+    """A data file cannot be used (undecodable, wrong size, bad values).
+
+    The message names the file and says what to check. Data sets with
+    ``skip_bad_samples=True`` skip such samples in training.
+    """
+
+
+class MissingDataError(UserError, FileNotFoundError):
+    """Data set files are missing: a folder, an image or its label.
+
+    The message names the path and the expected layout.
+    """
+
+
+class DataRootError(UserError, FileExistsError):
+    """A data set folder exists but holds something else."""
+
+
+class CheckpointError(UserError, RuntimeError):
+    """A checkpoint cannot be loaded, or does not fit the model."""
+
+
+class UnsafeCheckpointError(CheckpointError):
+    """The checkpoint holds a Python object that could run code."""
+
+
+class WorkDirError(UserError, OSError):
+    """The work dir cannot be created or written (a file, no permission,
+    a full disk)."""
+
+
+class TrainingDivergedError(UserError, FloatingPointError):
+    """A loss, weight or buffer became NaN/Inf during training."""
+
+    @staticmethod
+    def advice(last: Optional[str]) -> str:
+        """What to do after divergence, naming the last finite checkpoint.
+
+        Args:
+            last (str, optional): The last checkpoint written (the runner
+                writes only finite ones).
+        """
+        if not last:
+            return ('No checkpoint had been written: lower the learning '
+                    'rate (optim_wrapper.optimizer.lr) and train again.')
+        return (f'The last finite checkpoint is {last}: lower the learning '
+                'rate (optim_wrapper.optimizer.lr) and start from it with '
+                f'--load-from {last}; --resume {last} also restores the old '
+                'learning rate with the optimizer state, so use it when the '
+                'cause was elsewhere (labels outside the classes, float16 '
+                'overflow with --amp).')
 
 
 DEBUG_HELP = ('show the full traceback of errors in the config, data, '

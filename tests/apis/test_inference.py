@@ -10,7 +10,7 @@ import torch.nn as nn
 
 from emanet.apis import inference_model, init_model, show_result
 from emanet.structures import SegDataSample
-from emanet.utils.checkpoint import CheckpointError
+from emanet.utils.errors import CheckpointError
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DEMO_CONFIG = osp.join(
@@ -150,7 +150,7 @@ def test_init_model_refuses_partial_weights_unless_not_strict(model,
 
 
 def test_init_model_refuses_overrides_without_effect(tmp_path):
-    from emanet.utils.config_errors import ConfigError
+    from emanet.utils.errors import ConfigError
     with pytest.raises(ConfigError, match="nothing reads 'test_pipeline'.*"
                        'test_dataloader.dataset.pipeline.1.scale'):
         init_model(DEMO_CONFIG, cfg_options={'test_pipeline.1.scale': (8, 8)})

@@ -6,13 +6,9 @@ import cv2
 import numpy as np
 import pytest
 
-from emanet.datasets import (
-    BadDataError,
-    CityscapesDataset,
-    CityscapesDemoDataset,
-    MissingDataError,
-)
+from emanet.datasets import CityscapesDataset, CityscapesDemoDataset
 from emanet.registry import DATASETS
+from emanet.utils.errors import BadDataError, MissingDataError
 
 VAL = dict(img_path='leftImg8bit/val', seg_map_path='gtFine/val')
 PIPELINE = [

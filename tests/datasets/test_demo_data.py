@@ -16,7 +16,7 @@ from emanet.datasets.demo_data import (
     is_demo_data,
     render_scene,
 )
-from emanet.datasets.errors import DataRootError
+from emanet.utils.errors import DataRootError
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -16,11 +16,10 @@ from mmengine.fileio.backends.local_backend import LocalBackend
 
 import emanet.utils.checkpoint as checkpoint_module
 from emanet.utils.checkpoint import (
-    WorkDirError,
     load_checkpoint_file,
     remove_stale_tmp_files,
 )
-from emanet.utils.errors import UserError
+from emanet.utils.errors import UserError, WorkDirError
 
 ENGINE_DIR = os.path.dirname(__file__)
 REPO = os.path.dirname(os.path.dirname(ENGINE_DIR))

@@ -10,12 +10,11 @@ from engine_toy import ToyModel, make_runner
 from mmengine.logging import HistoryBuffer
 
 from emanet.utils.checkpoint import (
-    CheckpointError,
-    UnsafeCheckpointError,
     check_state_dict_fits,
     load_checkpoint,
     load_checkpoint_file,
 )
+from emanet.utils.errors import CheckpointError, UnsafeCheckpointError
 
 
 @pytest.fixture(scope='module')

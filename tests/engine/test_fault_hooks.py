@@ -12,9 +12,12 @@ import torch
 from engine_toy import make_runner
 from mmengine.hooks import Hook
 
-from emanet.engine.hooks.loss_check_hook import TrainingDivergedError
-from emanet.utils.checkpoint import CheckpointError, load_checkpoint_file
-from emanet.utils.errors import UserError
+from emanet.utils.checkpoint import load_checkpoint_file
+from emanet.utils.errors import (
+    CheckpointError,
+    TrainingDivergedError,
+    UserError,
+)
 
 ENGINE_DIR = os.path.dirname(__file__)
 REPO = os.path.dirname(os.path.dirname(ENGINE_DIR))

@@ -62,7 +62,7 @@ def test_accuracy_ignores_255():
 
 
 def test_class_weight_must_fit_the_classes(batch):
-    from emanet.utils.config_errors import ConfigError, ConfigTypeError
+    from emanet.utils.errors import ConfigError, ConfigTypeError
     logits, label = batch
     loss = CrossEntropyLoss(class_weight=[1.0] * 5, avg_non_ignore=True)
     with pytest.raises(ConfigError, match='5 class_weight entries for 4 '
@@ -75,7 +75,7 @@ def test_class_weight_must_fit_the_classes(batch):
 
 def test_decode_head_refuses_falsy_or_unfitting_losses():
     from emanet.models.decode_heads.fcn_head import FCNHead
-    from emanet.utils.config_errors import ConfigError, ConfigTypeError
+    from emanet.utils.errors import ConfigError, ConfigTypeError
     kwargs = dict(in_channels=4, channels=4, num_classes=3)
     for bad in (0, [], '', [0]):
         with pytest.raises(ConfigTypeError) as err:

@@ -5,7 +5,8 @@ import os.path as osp
 import pytest
 from mmengine.config import Config
 
-from emanet.utils.config_errors import ConfigError, check_config
+from emanet.utils.config_errors import check_config
+from emanet.utils.errors import ConfigError
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DEMO_CONFIG = osp.join(

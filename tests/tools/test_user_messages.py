@@ -6,9 +6,7 @@ import sys
 
 import pytest
 
-from emanet.datasets import BadDataError
-from emanet.utils.config_errors import ConfigError
-from emanet.utils.errors import run_tool
+from emanet.utils.errors import BadDataError, ConfigError, run_tool
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DEMO_CONFIG = osp.join(
@@ -47,7 +45,7 @@ def test_data_loader_worker_traceback_is_dropped(capsys):
         'Caught BadDataError in DataLoader worker process 0.\n'
         'Original Traceback (most recent call last):\n'
         '  File "x.py", line 1, in f\n'
-        'emanet.datasets.errors.BadDataError: Label map a.png has values '
+        'emanet.utils.errors.BadDataError: Label map a.png has values '
         '[300]')
 
     def main(argv):

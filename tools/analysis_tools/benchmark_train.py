@@ -34,8 +34,7 @@ from emanet.apis import (
 from emanet.engine import amp_optim_wrapper_cfg
 from emanet.registry import MODELS
 from emanet.structures import SegDataSample
-from emanet.utils.config_errors import ConfigError
-from emanet.utils.errors import DEBUG_HELP, run_tool
+from emanet.utils.errors import DEBUG_HELP, ConfigError, run_tool
 from emanet.utils.precision import cpu_description
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))

@@ -9,8 +9,7 @@ from mmcv.transforms import BaseTransform
 from mmcv.transforms import LoadImageFromFile as MMCVLoadImageFromFile
 
 from emanet.registry import TRANSFORMS
-
-from ..errors import BadDataError, MissingDataError
+from emanet.utils.errors import BadDataError, MissingDataError
 
 
 @TRANSFORMS.register_module()

@@ -5,29 +5,7 @@ from typing import Dict, Optional
 from mmengine.hooks import Hook
 
 from emanet.registry import HOOKS
-from emanet.utils.errors import UserError
-
-
-class TrainingDivergedError(UserError, FloatingPointError):
-    """A loss, weight or buffer became NaN/Inf during training."""
-
-
-def divergence_advice(last: Optional[str]) -> str:
-    """What to do after divergence, naming the last finite checkpoint.
-
-    Args:
-        last (str, optional): The last checkpoint written (the runner
-            writes only finite ones).
-    """
-    if not last:
-        return ('No checkpoint had been written: lower the learning rate '
-                '(optim_wrapper.optimizer.lr) and train again.')
-    return (f'The last finite checkpoint is {last}: lower the learning '
-            'rate (optim_wrapper.optimizer.lr) and start from it with '
-            f'--load-from {last}; --resume {last} also restores the old '
-            'learning rate with the optimizer state, so use it when the '
-            'cause was elsewhere (labels outside the classes, float16 '
-            'overflow with --amp).')
+from emanet.utils.errors import TrainingDivergedError
 
 
 @HOOKS.register_module()
@@ -83,4 +61,4 @@ class NonFiniteLossHook(Hook):
         raise TrainingDivergedError(
             f'Non-finite loss at iteration {runner.iter + 1} of '
             f'{runner.max_iters}: {terms}; training stopped before saving. '
-            f'{divergence_advice(last)}')
+            f'{TrainingDivergedError.advice(last)}')

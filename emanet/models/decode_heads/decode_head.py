@@ -8,7 +8,7 @@ from torch import Tensor
 
 from emanet.registry import MODELS
 from emanet.structures import SegDataSample
-from emanet.utils.config_errors import ConfigError, ConfigTypeError
+from emanet.utils.errors import ConfigError, ConfigTypeError
 
 from ..losses import accuracy
 from ..utils import resize

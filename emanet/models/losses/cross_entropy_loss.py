@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from emanet.registry import MODELS
-from emanet.utils.config_errors import ConfigError, ConfigTypeError
+from emanet.utils.errors import ConfigError, ConfigTypeError
 
 
 def _load_class_weight(class_weight: Optional[Union[List[float], str]]
