@@ -29,9 +29,11 @@ from mmengine.registry import Registry
 
 SCOPE = 'emanet'
 
+# The backend segmentors (exported models) build from a config like the
+# PyTorch ones; their module imports the runtimes only when one is built.
 MODELS = Registry(
     'model', parent=MMENGINE_MODELS, scope=SCOPE,
-    locations=['emanet.models'])
+    locations=['emanet.models', 'emanet.deploy.backends'])
 DATASETS = Registry(
     'dataset', parent=MMENGINE_DATASETS, scope=SCOPE,
     locations=['emanet.datasets'])

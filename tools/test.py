@@ -18,26 +18,33 @@ import time
 from typing import Dict, List, Optional
 
 from mmengine.config import Config, ConfigDict
-from mmengine.dist import get_world_size, is_main_process
-from mmengine.hooks import Hook
-from mmengine.runner import Runner
 
 import emanet  # noqa: F401  (creates the 'emanet' registry scope)
-from emanet.apis import (
-    CfgOptionsAction,
-    build_runner,
-    load_config,
-    prepare_launch,
+from emanet.apis import build_runner
+from emanet.apis.utils import opacity_type
+from emanet.config import CfgOptionsAction, load_config, work_dir_source
+from emanet.datasets.demo_data import prepare_demo_data
+from emanet.deploy.backends import (
+    BACKENDS,
+    DEFAULT_BACKEND,
+    backend_model_cfg,
+    is_exported_model,
+    onnx_input_shape,
 )
-from emanet.apis.utils import opacity_type, work_dir_source
-from emanet.deploy.backends import is_onnx_file
-from emanet.utils.checkpoint import check_work_dir
+from emanet.engine.hooks.fast_inference_hook import (
+    check_fast_inference_options,
+)
+from emanet.engine.work_dir import check_work_dir
+from emanet.evaluation import IoUMetric
+from emanet.registry import METRICS
 from emanet.utils.errors import (
     DEBUG_HELP,
     ConfigError,
-    ConfigTypeError,
     run_tool,
 )
+
+# Where the per-class table of the test metric goes, in the work dir.
+PER_CLASS_JSON = 'test_per_class.json'
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -50,8 +57,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         'tools/deployment/pytorch2onnx.py run by --backend')
     parser.add_argument(
         '--backend',
-        choices=['onnxruntime', 'openvino'],
-        help='runtime of an .onnx model (default onnxruntime). Fastest '
+        choices=sorted(BACKENDS),
+        help=f'runtime of an .onnx model (default {DEFAULT_BACKEND}). Fastest '
         'CPU paths measured: bf16 --backend openvino --amp (where bf16 is '
         'native), float32 --fast on the checkpoint (docs/benchmark.md)')
     parser.add_argument(
@@ -125,59 +132,6 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     return args
 
 
-class ProgressBarHook(Hook):
-    """A tqdm bar with ETA over the test images (main process only)."""
-
-    priority = 'VERY_LOW'
-
-    def __init__(self) -> None:
-        self.bar = None
-
-    def before_test_epoch(self, runner) -> None:
-        if is_main_process():
-            from tqdm import tqdm
-            total = len(runner.test_dataloader.dataset)
-            self.bar = tqdm(total=total, unit='img', desc='test',
-                            dynamic_ncols=True)
-
-    def after_test_iter(self, runner, batch_idx: int, data_batch=None,
-                        outputs=None) -> None:
-        if self.bar is not None:
-            done = len(outputs) * get_world_size() if outputs else 0
-            self.bar.update(min(done, self.bar.total - self.bar.n))
-
-    def after_test_epoch(self, runner, metrics=None) -> None:
-        if self.bar is not None:
-            self.bar.close()
-            self.bar = None
-
-
-class FastInferenceHook(Hook):
-    """Switch the loaded model to the inference fast path before testing.
-
-    Runs at ``before_test``, after the Runner has loaded the checkpoint
-    (folding BatchNorm rewrites the weights, so it must come after).
-
-    Args:
-        options (dict): keyword arguments of
-            :func:`emanet.deploy.prepare_for_inference`.
-    """
-
-    priority = 'VERY_HIGH'
-
-    def __init__(self, options: dict) -> None:
-        self.options = options
-
-    def before_test(self, runner) -> None:
-        from mmengine.model import BaseTTAModel, is_model_wrapper
-
-        from emanet.deploy import prepare_for_inference
-        model = runner.model
-        if is_model_wrapper(model) or isinstance(model, BaseTTAModel):
-            model = model.module
-        prepare_for_inference(model, **self.options)
-
-
 def fast_inference_options(cfg: Config, fast: bool,
                            amp: bool) -> Optional[dict]:
     """``prepare_for_inference`` options from the flags and the config.
@@ -187,24 +141,14 @@ def fast_inference_options(cfg: Config, fast: bool,
     autocast. ``--amp`` alone keeps BatchNorm and the NCHW layout.
 
     Returns:
-        dict | None: the options, or None for the plain model.
+        dict | None: the options (``SegRunner``'s ``fast_inference``), or
+        None for the plain model.
     """
-    import inspect
-
-    from emanet.deploy import prepare_for_inference
     options = cfg.get('fast_inference')
     if options is None and not (fast or amp):
         return None
-    if options is not None and not isinstance(options, dict):
-        raise ConfigTypeError('fast_inference in the config must be a dict '
-                              'of prepare_for_inference options, got '
-                              f'{options!r}')
-    known = set(inspect.signature(prepare_for_inference).parameters)
-    known -= {'model', 'example_inputs'}
-    unknown = sorted(set(options or {}) - known)
-    if unknown:
-        raise ConfigError(f'fast_inference in the config has unknown '
-                          f'option(s) {unknown}; known: {sorted(known)}')
+    if options is not None:
+        check_fast_inference_options(options)
     merged = {} if (fast or options is not None) else dict(
         fuse_bn=False, channels_last=False)
     merged.update(options or {})
@@ -231,7 +175,6 @@ def _drop_annotations(pipeline: list) -> list:
 
 def use_exported_model(cfg: Config, args: argparse.Namespace) -> None:
     """Make ``cfg.model`` the backend segmentor of an ``.onnx`` file."""
-    from emanet.deploy.backends import backend_model_cfg, onnx_input_shape
     from emanet.utils.errors import UserError
     if args.fast or cfg.get('fast_inference') is not None:
         raise UserError(f'{args.checkpoint}: --fast and fast_inference are '
@@ -253,7 +196,7 @@ def setup_cfg(args: argparse.Namespace) -> Config:
                    work_dir_source(cfg, args.config, args.work_dir))
     cfg.load_from = args.checkpoint
     cfg.resume = False
-    if is_onnx_file(args.checkpoint):
+    if is_exported_model(args.checkpoint):
         use_exported_model(cfg, args)
     if args.allow_partial_weights:
         cfg.allow_partial_weights = True
@@ -283,21 +226,29 @@ def setup_cfg(args: argparse.Namespace) -> Config:
         vis = hooks.get('visualization') or dict(type='SegVisualizationHook')
         vis.update(draw=True, out_dir=args.show_dir, opacity=args.opacity)
         hooks['visualization'] = vis
-    prepare_launch(cfg, args.launcher)
+    cfg.custom_hooks = [*(cfg.get('custom_hooks') or []),
+                        dict(type='ProgressBarHook')]
+    cfg.launcher = args.launcher
     return cfg
 
 
-def per_class_scores(runner: Runner) -> Optional[dict]:
-    """The per-class table of the test metric, when it keeps one."""
-    for metric in runner.test_loop.evaluator.metrics:
-        table = getattr(metric, 'per_class', None)
-        if table:
-            # NaN (class absent from prediction and ground truth) -> null
-            return {
-                k: [None if isinstance(x, float) and x != x else x
-                    for x in v]
-                for k, v in table.items()
-            }
+def request_per_class(cfg: Config) -> Optional[str]:
+    """Have the first test metric with a per-class table write it.
+
+    Returns:
+        str | None: the JSON file it writes (``per_class_file``; by default
+        ``<work_dir>/test_per_class.json``), or None when no test metric
+        keeps such a table.
+    """
+    evaluators = cfg.test_evaluator
+    if isinstance(evaluators, dict):
+        evaluators = [evaluators]
+    for evaluator in evaluators:
+        metric = METRICS.get(evaluator.get('type'))
+        if isinstance(metric, type) and issubclass(metric, IoUMetric):
+            evaluator.setdefault('per_class_file',
+                                 osp.join(cfg.work_dir, PER_CLASS_JSON))
+            return evaluator['per_class_file']
     return None
 
 
@@ -305,16 +256,19 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, float]:
     """Test; returns the metrics ({} with --format-only)."""
     args = parse_args(argv)
     cfg = setup_cfg(args)
-    options = None if is_onnx_file(args.checkpoint) else \
-        fast_inference_options(cfg, args.fast, args.amp)
+    prepare_demo_data(cfg)  # the data sets only read
+    if not is_exported_model(args.checkpoint):
+        cfg.fast_inference = fast_inference_options(cfg, args.fast, args.amp)
+    per_class_file = None if args.format_only else request_per_class(cfg)
     runner = build_runner(cfg)
-    runner.register_hook(ProgressBarHook())
-    if options is not None:
-        runner.register_hook(FastInferenceHook(options))
     start = time.time()
     metrics = dict(runner.test() or {})
     if runner.rank != 0:
         return metrics
+    per_class = None
+    if per_class_file is not None and osp.isfile(per_class_file):
+        with open(per_class_file, encoding='utf-8') as f:
+            per_class = json.load(f)
     record = dict(
         config=args.config,
         checkpoint=args.checkpoint,
@@ -322,7 +276,7 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, float]:
         num_images=len(runner.test_dataloader.dataset),
         seconds=round(time.time() - start, 1),
         metrics=metrics,
-        per_class=per_class_scores(runner))
+        per_class=per_class)
     json_path = osp.join(cfg.work_dir, 'test_metrics.json')
     with open(json_path, 'w', encoding='utf-8') as f:
         json.dump(record, f, indent=2)

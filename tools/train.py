@@ -16,15 +16,11 @@ from mmengine.logging import print_log
 from mmengine.runner import Runner
 
 import emanet  # noqa: F401  (creates the 'emanet' registry scope)
-from emanet.apis import (
-    CfgOptionsAction,
-    build_runner,
-    load_config,
-    prepare_launch,
-)
-from emanet.apis.utils import work_dir_source
+from emanet.apis import build_runner
+from emanet.config import CfgOptionsAction, load_config, work_dir_source
+from emanet.datasets.demo_data import prepare_demo_data
 from emanet.engine import amp_optim_wrapper_cfg
-from emanet.utils.checkpoint import check_work_dir
+from emanet.engine.work_dir import check_work_dir
 from emanet.utils.errors import DEBUG_HELP, ConfigError, run_tool
 
 
@@ -129,7 +125,7 @@ def setup_cfg(args: argparse.Namespace) -> Config:
         if args.deterministic:
             randomness['deterministic'] = True
         cfg.randomness = randomness
-    prepare_launch(cfg, args.launcher)
+    cfg.launcher = args.launcher
     return cfg
 
 
@@ -146,6 +142,7 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, float]:
     """Train; returns the metrics of the final validation ({} if none)."""
     args = parse_args(argv)
     cfg = setup_cfg(args)
+    prepare_demo_data(cfg)  # the data sets only read
     runner = build_runner(cfg)
     runner.train()
     metrics = val_metrics(runner)

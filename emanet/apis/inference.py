@@ -3,7 +3,7 @@ import copy
 import os.path as osp
 import warnings
 from pathlib import Path
-from typing import List, Optional, Sequence, Union
+from typing import Any, List, Optional, Sequence, Union
 
 import mmcv
 import numpy as np
@@ -11,16 +11,17 @@ import torch
 import torch.nn as nn
 from mmengine.config import Config
 from mmengine.dataset import Compose
-from mmengine.model import revert_sync_batchnorm
 from mmengine.registry import init_default_scope
 
+from emanet.config import merge_cfg_options, read_config
+from emanet.deploy.backends import backend_model_cfg, is_exported_model
+from emanet.engine.checkpoint_loading import load_checkpoint
+from emanet.models.builder import build_model_outside_runner
 from emanet.registry import DATASETS, MODELS, TRANSFORMS
 from emanet.structures import SegDataSample
-from emanet.utils.checkpoint import load_checkpoint
-from emanet.utils.config_errors import read_config
 from emanet.utils.errors import BadDataError, MissingDataError
 
-from .utils import merge_cfg_options, resolve_device, revert_sync_bn_cfg
+from .utils import resolve_device
 
 ImageType = Union[str, Path, np.ndarray]
 
@@ -44,25 +45,35 @@ def init_model(config: Union[str, Path, Config],
                device: Optional[str] = None,
                cfg_options: Optional[dict] = None,
                backend: Optional[str] = None,
-               strict: bool = True) -> nn.Module:
+               strict: bool = True,
+               amp: Any = None) -> nn.Module:
     """Build a segmentor in eval mode, optionally with weights.
 
-    Pretrained backbone weights are never fetched and SyncBN becomes BN.
-    ``model.dataset_meta`` (classes, palette) comes from the checkpoint's
-    meta when saved there, else from the config's data set class.
+    The one way the toolbox builds a ready model outside the Runner: the
+    inference API, the demos, the export and the benchmarks call it. A
+    PyTorch model is built by :func:`build_model_outside_runner`
+    (pretrained backbone weights are never fetched and SyncBN becomes BN);
+    an exported model (:func:`is_exported_model`) becomes a backend
+    segmentor that runs it on the CPU. ``model.dataset_meta`` (classes,
+    palette) comes from the checkpoint's or the exported file's meta when
+    saved there, else from the config's data set class.
 
     Args:
         config: config file path or :class:`Config`.
         checkpoint (str, optional): checkpoint file; random weights if None.
             An ``.onnx`` file of ``tools/deployment/pytorch2onnx.py`` gives
             a segmentor that runs it in ``backend`` on the CPU.
-        device (str, optional): ``'cuda'`` when available, else ``'cpu'``.
+        device (str, optional): ``'cuda'`` when available, else ``'cpu'``;
+            not used by an exported model.
         cfg_options (dict, optional): overrides merged into the config.
-        backend (str, optional): for an ``.onnx`` checkpoint,
-            ``'onnxruntime'`` (default) or ``'openvino'``.
+        backend (str, optional): for an exported model, a key of
+            :data:`emanet.deploy.backends.BACKENDS` (default
+            ``'onnxruntime'``).
         strict (bool): refuse a checkpoint that lacks weights of the model
             or holds weights it does not have; ``False`` loads the matching
             ones (shapes must still fit) and leaves the rest as built.
+        amp: for an exported model, bfloat16 in the runtime (``'bf16'`` or
+            True; OpenVINO only) where the CPU computes it natively.
 
     Returns:
         nn.Module: the segmentor, with ``cfg`` and ``dataset_meta`` set.
@@ -70,6 +81,8 @@ def init_model(config: Union[str, Path, Config],
     Raises:
         CheckpointError: the checkpoint is unsafe, not finite or does not
             fit (the message names the file and the keys).
+        UserError: an exported model cannot be read, or ``backend`` is not
+            known.
     """
     if isinstance(config, (str, Path)):
         config = read_config(str(config))
@@ -79,20 +92,12 @@ def init_model(config: Union[str, Path, Config],
         raise TypeError('config must be a file path or an mmengine Config, '
                         f'got {type(config).__name__}')
     merge_cfg_options(config, cfg_options)
-    if str(checkpoint).lower().endswith('.onnx'):
-        return _init_exported_model(config, checkpoint, backend)
-    device = resolve_device(device)
-    model_cfg = config.model
-    model_cfg.pretrained = None
-    if 'init_cfg' in model_cfg.get('backbone', {}):
-        model_cfg.backbone.init_cfg = None
-    model_cfg.train_cfg = None
-    revert_sync_bn_cfg(model_cfg)
     init_default_scope(config.get('default_scope', 'emanet'))
-
-    model = MODELS.build(model_cfg)
-    # Catches SyncBN built in code rather than through norm_cfg.
-    model = revert_sync_batchnorm(model)
+    if is_exported_model(checkpoint):
+        return _init_exported_model(config, checkpoint, backend, amp)
+    device = resolve_device(device)
+    config.model.train_cfg = None
+    model = build_model_outside_runner(config.model)
     dataset_meta = None
     if checkpoint is not None:
         ckpt = load_checkpoint(
@@ -122,12 +127,10 @@ def init_model(config: Union[str, Path, Config],
 
 
 def _init_exported_model(config: Config, model_file: str,
-                         backend: Optional[str]) -> nn.Module:
-    """A backend segmentor (CPU) for an exported ``.onnx`` file."""
-    from emanet.deploy.backends import backend_model_cfg
-    init_default_scope(config.get('default_scope', 'emanet'))
+                         backend: Optional[str], amp: Any) -> nn.Module:
+    """A backend segmentor (CPU) for an exported file."""
     model = MODELS.build(backend_model_cfg(config.model, model_file,
-                                           backend))
+                                           backend, amp=amp))
     if not model.dataset_meta:
         model.dataset_meta = _dataset_meta_from_cfg(config)
     model.cfg = config

@@ -5,6 +5,7 @@ from typing import Optional
 from emanet.registry import DATASETS
 
 from .basesegdataset import BaseSegDataset
+from .demo_data import DEFAULT_ROOT, check_demo_root
 
 CONVERTER = 'python tools/dataset_converters/cityscapes.py'
 
@@ -70,16 +71,26 @@ class CityscapesDataset(BaseSegDataset):
 class CityscapesDemoDataset(CityscapesDataset):
     """:class:`CityscapesDataset` on the generated demo street scenes.
 
-    The data set is generated at ``data_root`` (default
-    ``data/cityscapes_demo``) on first use, see
-    :func:`emanet.datasets.demo_data.ensure_demo_data`; it has the real
-    Cityscapes layout and label ids.
+    It only reads ``data_root``: the tools generate the data set there
+    before building the Runner
+    (:func:`emanet.datasets.demo_data.prepare_demo_data`), as does
+    ``tools/misc/make_demo_data.py``. It has the real Cityscapes layout and
+    label ids; a folder in the Cityscapes layout that was not generated is
+    read as it is.
+
+    Args:
+        data_root: the data set folder (default ``data/cityscapes_demo``).
+        **kwargs: see :class:`CityscapesDataset`.
+
+    Raises:
+        MissingDataError: nothing is at ``data_root``; the message says how
+            to generate it.
+        DataRootError: ``data_root`` holds something else.
     """
 
     def __init__(self,
-                 data_root: Optional[str] = 'data/cityscapes_demo',
+                 data_root: Optional[str] = DEFAULT_ROOT,
                  **kwargs) -> None:
-        from .demo_data import DEFAULT_ROOT, ensure_demo_data
         data_root = data_root or DEFAULT_ROOT
-        ensure_demo_data(osp.normpath(data_root))
+        check_demo_root(osp.normpath(data_root))
         super().__init__(data_root=data_root, **kwargs)

@@ -1,18 +1,20 @@
 """Make ``*_gtFine_labelTrainIds.png`` files and split lists for Cityscapes.
 
 Used by ``tools/dataset_converters/cityscapes.py`` and by the demo data
-generator. Every file is written atomically (temporary file + rename), so
-re-running gives identical files and an interrupted run leaves no
-half-written PNG behind.
+generator. Every file is written atomically (temporary file, fsync,
+rename), so re-running gives identical files and an interrupted run leaves
+no half-written PNG behind.
 """
 import os
 import os.path as osp
-import tempfile
 from multiprocessing import Pool
 from typing import Dict, Iterable, List, Optional, Sequence
 
 import cv2
 import numpy as np
+
+from emanet.utils.atomic_io import atomic_write_bytes
+from emanet.utils.image_io import write_png
 
 from .cityscapes_labels import id_to_train_id_table
 
@@ -20,31 +22,6 @@ LABEL_IDS_SUFFIX = '_gtFine_labelIds.png'
 POLYGONS_SUFFIX = '_gtFine_polygons.json'
 TRAIN_IDS_SUFFIX = '_gtFine_labelTrainIds.png'
 SPLITS = ('train', 'val', 'test')
-
-
-def atomic_write_bytes(path: str, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file and a rename."""
-    folder = osp.dirname(osp.abspath(path))
-    fd, tmp = tempfile.mkstemp(
-        prefix='.' + osp.basename(path) + '.', suffix='.tmp', dir=folder)
-    try:
-        os.chmod(tmp, 0o644)  # mkstemp makes it private
-        with os.fdopen(fd, 'wb') as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if osp.exists(tmp):
-            os.remove(tmp)
-        raise
-
-
-def encode_png(array: np.ndarray) -> bytes:
-    """PNG bytes of a uint8/uint16 ``[H, W]`` or ``[H, W, 3]`` (BGR) array."""
-    ok, buf = cv2.imencode('.png', array)
-    if not ok:
-        raise ValueError(f'Could not encode an array of shape {array.shape} '
-                         f'and dtype {array.dtype} as PNG')
-    return buf.tobytes()
 
 
 def label_ids_to_train_ids(label_ids: np.ndarray) -> np.ndarray:
@@ -99,7 +76,7 @@ def convert_label_file(source: str) -> str:
     else:
         raise ValueError(f'{source} is neither a *{LABEL_IDS_SUFFIX} nor a '
                          f'*{POLYGONS_SUFFIX} file')
-    atomic_write_bytes(target, encode_png(train_ids))
+    write_png(target, train_ids)
     return target
 
 

@@ -1,10 +1,17 @@
 """Segmentors whose network is an exported ONNX file.
 
-A backend segmentor is an :class:`EncoderDecoder` without backbone and
-heads: preprocessing, whole/slide inference, resize, flip undo and argmax
-(and, wrapped in ``SegTTAModel``, the test-time augmentation merge) are the
-PyTorch segmentor's own methods; only :meth:`_forward`, the network on a
-normalised batch ``[B, 3, H, W]``, runs in ONNX Runtime or OpenVINO.
+A backend segmentor is a :class:`BaseSegmentor` like
+:class:`EncoderDecoder`: preprocessing, whole/slide inference, resize, flip
+undo and argmax (and, wrapped in ``SegTTAModel``, the test-time
+augmentation merge) are the PyTorch segmentor's own methods; only
+:meth:`_forward`, the network on a normalised batch ``[B, 3, H, W]``, runs
+in ONNX Runtime or OpenVINO. The segmentors are registered in ``MODELS``
+(``type='ONNXRuntimeSegmentor'`` or ``'OpenVINOSegmentor'``); the runtimes
+are imported only when one is built.
+
+This module is the one place that knows the backends: :data:`BACKENDS`,
+:data:`DEFAULT_BACKEND` and the file suffixes of exported models
+(:data:`EXPORTED_SUFFIXES`).
 """
 import copy
 import json
@@ -13,18 +20,22 @@ from typing import Any, Optional, Tuple, Union
 
 import numpy as np
 import torch
-from mmengine.model import BaseModel
 from torch import Tensor
 
-from emanet.models.segmentors.encoder_decoder import EncoderDecoder
+from emanet.models.segmentors.base import BaseSegmentor, SampleList
 from emanet.registry import MODELS
 from emanet.utils.errors import UserError
 from emanet.utils.precision import resolve_amp_dtype
 
 from .export import INPUT_NAME, META_KEY, require
 
+# backend name -> registered segmentor type
 BACKENDS = {'onnxruntime': 'ONNXRuntimeSegmentor',
             'openvino': 'OpenVINOSegmentor'}
+DEFAULT_BACKEND = 'onnxruntime'
+# what tools/test.py, init_model and the benchmarks take as an exported
+# model rather than a checkpoint
+EXPORTED_SUFFIXES = ('.onnx', )
 
 
 def read_onnx(model_file: str
@@ -59,8 +70,8 @@ def onnx_input_shape(model_file: str) -> Tuple[Optional[int], ...]:
     return read_onnx(model_file)[1]
 
 
-class BackendSegmentor(EncoderDecoder):
-    """EncoderDecoder whose network runs in an inference runtime.
+class BackendSegmentor(BaseSegmentor):
+    """Segmentor whose network runs in an inference runtime.
 
     Args:
         model_file (str): the ``.onnx`` file of
@@ -76,12 +87,10 @@ class BackendSegmentor(EncoderDecoder):
                  test_cfg: Optional[dict] = None,
                  align_corners: bool = False,
                  amp: Union[bool, str, torch.dtype, None] = None) -> None:
-        BaseModel.__init__(self, data_preprocessor=MODELS.build(
-            copy.deepcopy(data_preprocessor)))
+        super().__init__(data_preprocessor=copy.deepcopy(data_preprocessor),
+                         test_cfg=test_cfg, align_corners=align_corners)
         self.model_file = model_file
         self.dataset_meta, self.input_shape = read_onnx(model_file)
-        self.test_cfg = test_cfg if test_cfg is not None else {}
-        self.align_corners = align_corners
         self.amp_dtype = resolve_amp_dtype(amp, 'cpu',
                                            what=type(self).__name__)
         self._load(model_file)
@@ -110,7 +119,8 @@ class BackendSegmentor(EncoderDecoder):
         array = inputs.detach().float().cpu().contiguous().numpy()
         return torch.from_numpy(np.ascontiguousarray(self._run(array)))
 
-    def loss(self, inputs, data_samples):
+    def loss(self, inputs: Tensor, data_samples: SampleList) -> dict:
+        """Refused: the exported file holds no trainable weights."""
         raise UserError(f'{self.model_file}: an exported model cannot '
                         'train; use the config and checkpoint')
 
@@ -166,10 +176,14 @@ def backend_model_cfg(model_cfg: dict, model_file: str,
     Args:
         model_cfg: the config's ``model``.
         model_file: the ``.onnx`` file.
-        backend: ``'onnxruntime'`` (default) or ``'openvino'``.
+        backend: a key of :data:`BACKENDS`; :data:`DEFAULT_BACKEND` if
+            None.
         amp: bfloat16 request (OpenVINO only).
+
+    Raises:
+        UserError: ``backend`` is not one of :data:`BACKENDS`.
     """
-    backend = backend or 'onnxruntime'
+    backend = backend or DEFAULT_BACKEND
     if backend not in BACKENDS:
         raise UserError(f'backend {backend!r} is not supported: use one of '
                         f'{sorted(BACKENDS)}')
@@ -181,6 +195,6 @@ def backend_model_cfg(model_cfg: dict, model_file: str,
         amp=amp)
 
 
-def is_onnx_file(path: Optional[str]) -> bool:
-    """Whether a checkpoint argument names an exported model."""
-    return bool(path) and str(path).lower().endswith('.onnx')
+def is_exported_model(path: Optional[str]) -> bool:
+    """Whether a checkpoint argument names an exported model (by suffix)."""
+    return bool(path) and str(path).lower().endswith(EXPORTED_SUFFIXES)

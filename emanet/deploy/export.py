@@ -12,7 +12,7 @@ in the file's metadata (:data:`META_KEY`).
 import copy
 import importlib
 import json
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, List, Optional, Tuple
 
 import torch
 from mmengine.config import Config
@@ -137,21 +137,6 @@ def load_test_batches(cfg: Config, num: int) -> Optional[List[dict]]:
         return None
     cache = [dataset[i] for i in range(min(num, len(dataset)))]
     return [pseudo_collate([cache[i % len(cache)]]) for i in range(num)]
-
-
-def random_batches(shape: Tuple[int, int], num: int,
-                   seed: int = 0) -> List[Dict[str, list]]:
-    """``num`` single-image batches of random uint8 ``[3, H, W]`` images."""
-    gen = torch.Generator().manual_seed(seed)
-    h, w = shape
-    batches = []
-    for _ in range(num):
-        img = torch.randint(0, 256, (3, h, w), dtype=torch.uint8,
-                            generator=gen)
-        sample = SegDataSample(metainfo=dict(ori_shape=(h, w),
-                                             img_shape=(h, w)))
-        batches.append(dict(inputs=[img], data_samples=[sample]))
-    return batches
 
 
 def compare(reference: List[SegDataSample],

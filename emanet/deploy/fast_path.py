@@ -18,6 +18,7 @@ from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 from torch.nn.modules.conv import _ConvNd
 
+from emanet.utils.memory_format import use_channels_last
 from emanet.utils.precision import resolve_amp_dtype
 
 from .conv_fusion import fuse_conv_relu, fusion_available
@@ -217,16 +218,6 @@ def keep_read_features_only(model: nn.Module) -> bool:
     return True
 
 
-def _to_channels_last(module, args, kwargs):
-    """Forward pre-hook: 4-D tensor inputs become channels_last."""
-    def convert(value):
-        if isinstance(value, torch.Tensor) and value.dim() == 4:
-            return value.contiguous(memory_format=torch.channels_last)
-        return value
-    return (tuple(convert(a) for a in args),
-            {k: convert(v) for k, v in kwargs.items()})
-
-
 def prepare_for_inference(model: nn.Module,
                           fuse_bn: bool = True,
                           channels_last: bool = True,
@@ -301,8 +292,7 @@ def prepare_for_inference(model: nn.Module,
             amp_dtype is None and fusion_available():
         fuse_conv_relu(model)
     if channels_last:
-        model.to(memory_format=torch.channels_last)
-        model.register_forward_pre_hook(_to_channels_last, with_kwargs=True)
+        use_channels_last(model)
     if device.type == 'cuda':
         torch.backends.cudnn.benchmark = True
     if compile:

@@ -1,75 +1,54 @@
 """mmengine Runner with safe loading, atomic saving and exact resume."""
+import functools
 import io
 import itertools
 import os.path as osp
-from typing import Any, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import torch
 import torch.distributed as torch_dist
 import torch.nn as nn
 from mmengine.dist import all_gather_object, is_distributed
 from mmengine.fileio import LocalBackend, get_file_backend
-from mmengine.model import BaseTTAModel, is_model_wrapper
+from mmengine.hooks import Hook
+from mmengine.model import (
+    BaseTTAModel,
+    is_model_wrapper,
+    revert_sync_batchnorm,
+)
 from mmengine.runner import Runner
 from mmengine.runner.checkpoint import _load_checkpoint_to_model
 
 from emanet.registry import RUNNERS
-from emanet.utils.checkpoint import (
-    atomic_path,
-    check_state_dict_fits,
-    check_work_dir,
-    get_state_dict,
-    load_checkpoint_file,
-    nonfinite_tensors,
-    write_error,
+from emanet.utils.atomic_io import atomic_path
+from emanet.utils.errors import (
+    CheckpointError,
+    ConfigError,
+    TrainingDivergedError,
 )
-from emanet.utils.errors import CheckpointError, TrainingDivergedError
-from emanet.utils.random_state import get_random_state, set_random_state
+
+from .checkpoint_capture import CheckpointCaptured, CheckpointCaptureHook
+from .checkpoint_fitting import check_state_dict_fits, nonfinite_tensors
+from .checkpoint_loading import get_state_dict, load_checkpoint_file
+from .hooks import (
+    FastInferenceHook,
+    FinalValidationHook,
+    InterruptHook,
+    NonFiniteLossHook,
+    ValRandomStateHook,
+)
+from .hooks.checkpoint_hook import LAST_SAVED_CKPT
+from .hooks.fast_inference_hook import check_fast_inference_options
+from .resume import RestoreRandomStateAfterSkip
+from .work_dir import check_work_dir, write_error
 
 # How a user loads partial weights on purpose (named in the refusal).
 PARTIAL_HINT = ('set allow_partial_weights=True in the config '
                 '(tools/train.py and tools/test.py: --allow-partial-weights)')
-
-
-class _CheckpointBuilt(Exception):
-    """Carries the assembled checkpoint out of mmengine's save."""
-
-    def __init__(self, checkpoint: dict) -> None:
-        super().__init__()
-        self.checkpoint = checkpoint
-
-
-class _RestoreRandomStateAfterSkip:
-    """Wraps the train loop's data iterator on resume.
-
-    mmengine's ``IterBasedTrainLoop`` resumes the data order by drawing (and
-    discarding) ``iter`` batches. Drawing them also advances the random
-    generators differently from the original run (which ran the model in
-    between), so the generators saved at the checkpoint are restored right
-    before the first batch that is trained on.
-    """
-
-    def __init__(self, iterator: Iterator, skip: int,
-                 state: Dict[str, Any]) -> None:
-        self._iterator = iterator
-        self._skip = skip
-        self._state: Optional[Dict[str, Any]] = state
-        self._count = 0
-
-    def __iter__(self) -> '_RestoreRandomStateAfterSkip':
-        return self
-
-    def __next__(self) -> Any:
-        if self._count == self._skip and self._state is not None:
-            set_random_state(self._state)
-            self._state = None
-        self._count += 1
-        return next(self._iterator)
-
-    def __getattr__(self, name: str) -> Any:
-        if name == '_iterator':  # not set yet (copy / pickle)
-            raise AttributeError(name)
-        return getattr(self._iterator, name)
+#: What the guarantees rest on besides the runner itself: registered with
+#: their defaults when the config's ``custom_hooks`` lacks them.
+GUARANTEE_HOOKS = (NonFiniteLossHook, InterruptHook, ValRandomStateHook,
+                   FinalValidationHook)
 
 
 @RUNNERS.register_module()
@@ -81,7 +60,7 @@ class SegRunner(Runner):
     - checkpoints are read with ``torch.load(weights_only=True)`` and an
       allow-list of mmengine's types; files that are missing, not
       checkpoints, unsafe, or do not fit the model fail with a clear
-      message (:mod:`emanet.utils.checkpoint`);
+      message (:mod:`.checkpoint_loading`, :mod:`.checkpoint_fitting`);
     - local checkpoints are written atomically (temporary file, fsync,
       rename);
     - checkpoints store every rank's random generators, restored on resume
@@ -89,36 +68,75 @@ class SegRunner(Runner):
       does not disturb the training generators, so a resumed run repeats
       an uninterrupted one exactly (given deterministic kernels);
     - weights for testing and ``load_from`` must fit the model exactly
-      (no missing or unexpected keys) unless the config sets
-      ``allow_partial_weights=True``; non-finite weights are refused;
+      (no missing or unexpected keys) unless ``allow_partial_weights``;
+      non-finite weights are refused;
     - a model state holding NaN/Inf (weights, BatchNorm statistics, EMA
       bases) is never saved: training stops naming the last finite
       checkpoint; a work dir or disk that cannot be written stops with
       one line naming the path;
     - a run resumed from its final checkpoint runs the final validation
-      it missed.
+      it missed;
+    - the hooks these guarantees rest on (:data:`GUARANTEE_HOOKS`) are
+      registered with their defaults when the config's ``custom_hooks``
+      lacks them, with one log line naming them;
+    - without CUDA, distributed runs use ``gloo`` and SyncBN becomes BN
+      (one log line), as it does in a single process.
+
+    Args:
+        *args, **kwargs: those of mmengine's ``Runner``.
+        allow_partial_weights (bool): Load weights (``load_from``, testing)
+            that lack some keys of the model or hold others. Config key
+            ``allow_partial_weights``. Defaults to False.
+        fast_inference (dict, optional): Validate and test on the inference
+            fast path, with these :func:`emanet.deploy.prepare_for_inference`
+            options (``{}`` for its defaults); see
+            :class:`~emanet.engine.hooks.FastInferenceHook`. Config key
+            ``fast_inference``. Defaults to None (the plain model).
     """
 
     # Class-level defaults: hooks may run before __init__ finishes.
     _resuming = False
     _resumed_meta: Dict[str, Any] = {}
-    _val_random_state: Optional[Dict[str, Any]] = None
-    _validate_at_end = False
-    #: The latest checkpoint written completely (or resumed from).
-    last_saved_checkpoint: Optional[str] = None
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self,
+                 *args,
+                 allow_partial_weights: bool = False,
+                 fast_inference: Optional[dict] = None,
+                 **kwargs) -> None:
         work_dir = kwargs['work_dir'] if 'work_dir' in kwargs else args[1]
         check_work_dir(osp.abspath(work_dir),
                        '--work-dir or work_dir in the config')
+        if fast_inference is not None:  # fail before the model is built
+            check_fast_inference_options(fast_inference)
+        self.allow_partial_weights = allow_partial_weights
+        self.fast_inference = fast_inference
+        self._capture = CheckpointCaptureHook()
         super().__init__(*args, **kwargs)
+
+    @classmethod
+    def from_cfg(cls, cfg) -> 'SegRunner':
+        """Build from a config: mmengine's keys plus this runner's own."""
+        own = {key: cfg[key] for key in ('allow_partial_weights',
+                                          'fast_inference') if key in cfg}
+        # mmengine's from_cfg reads every key it knows and calls ``cls``.
+        return Runner.from_cfg.__func__(functools.partial(cls, **own), cfg)
+
+    @property
+    def last_saved_checkpoint(self) -> Optional[str]:
+        """The latest checkpoint written completely (or resumed from)."""
+        return self.message_hub.get_info(LAST_SAVED_CKPT)
+
+    def _set_last_saved_checkpoint(self, path: str) -> None:
+        # Runtime info that hooks read too; not stored in checkpoints.
+        self.message_hub.update_info(LAST_SAVED_CKPT, path, resumed=False)
 
     # Distributed on CPU (gloo) ---------------------------------------------
     def setup_env(self, env_cfg: Dict) -> None:
         """Set up like mmengine; without CUDA, start the process group here.
 
         mmengine's ``init_dist`` calls ``torch.cuda.set_device``, which fails
-        on CPU-only builds; torchrun's environment is all gloo needs.
+        on CPU-only builds; torchrun's environment is all gloo needs. The
+        config's ``nccl`` becomes ``gloo`` here, the one place that decides.
         """
         if self.launcher == 'pytorch' and not torch.cuda.is_available() \
                 and not is_distributed():
@@ -129,8 +147,20 @@ class SegRunner(Runner):
 
     def wrap_model(self, model_wrapper_cfg: Optional[Dict],
                    model: nn.Module) -> nn.Module:
-        """Wrap like mmengine; on CPU, DDP gets ``device_ids=None``."""
-        if self.distributed and not torch.cuda.is_available() and \
+        """Wrap like mmengine; SyncBN needs CUDA and several processes.
+
+        Without CUDA or in a single process SyncBN becomes BN (same state
+        dict keys); on CPU, DDP gets ``device_ids=None``.
+        """
+        cuda = torch.cuda.is_available()
+        if not (self.distributed and cuda) and not is_model_wrapper(model):
+            has_sync_bn = any(
+                isinstance(m, nn.SyncBatchNorm) for m in model.modules())
+            model = revert_sync_batchnorm(model)
+            if has_sync_bn:
+                where = 'without CUDA' if not cuda else 'in a single process'
+                self.logger.info(f'SyncBN replaced by BN: running {where}.')
+        if self.distributed and not cuda and \
                 model_wrapper_cfg is None and not is_model_wrapper(model):
             model_wrapper_cfg = dict(
                 type='MMDistributedDataParallel',
@@ -148,11 +178,10 @@ class SegRunner(Runner):
                         revise_keys: Optional[list] = None) -> dict:
         """Load weights (``load_from``, test) or a whole state (resume).
 
-        Strict (every key of the model and no other) unless the config sets
-        ``allow_partial_weights=True``; always strict when resuming.
+        Strict (every key of the model and no other) unless
+        ``allow_partial_weights``; always strict when resuming.
         """
-        strict = strict or self._resuming or not self.cfg.get(
-            'allow_partial_weights', False)
+        strict = strict or self._resuming or not self.allow_partial_weights
         if revise_keys is None:
             revise_keys = [(r'^module.', '')]
         checkpoint = load_checkpoint_file(filename, map_location)
@@ -188,13 +217,12 @@ class SegRunner(Runner):
             super().resume(filename, *args, **kwargs)
         finally:
             self._resuming = False
-        self.last_saved_checkpoint = filename
+        self._set_last_saved_checkpoint(filename)
         loop = self._train_loop
         if loop.iter >= loop.max_iters:
-            # Killed after the final checkpoint, which is written before
-            # the final validation: validate now. Nothing is left to train,
-            # so the data loader need not skip the trained batches.
-            self._validate_at_end = self._val_loop is not None
+            # Killed after the final checkpoint: nothing is left to train,
+            # so the data loader need not skip the trained batches
+            # (FinalValidationHook runs the validation that was missed).
             loop.dataloader_iterator = itertools.repeat(None)
             return
         states = self._resumed_meta.get('random_state')
@@ -207,7 +235,7 @@ class SegRunner(Runner):
                 'restored, so augmentations after the resume differ from an '
                 'uninterrupted run.')
             return
-        loop.dataloader_iterator = _RestoreRandomStateAfterSkip(
+        loop.dataloader_iterator = RestoreRandomStateAfterSkip(
             loop.dataloader_iterator, loop.iter, states[self.rank])
 
     # Saving ---------------------------------------------------------------
@@ -215,10 +243,10 @@ class SegRunner(Runner):
         """Every rank's random state and non-finite tensor names."""
         # During validation (best-checkpoint saves) the training state is
         # the one taken before validation started.
+        random_state = self._hook(ValRandomStateHook).training_random_state()
         model = self.model.module if is_model_wrapper(self.model) \
             else self.model
-        state = (self._val_random_state or get_random_state(),
-                 nonfinite_tensors(model.state_dict()))
+        state = (random_state, nonfinite_tensors(model.state_dict()))
         if is_distributed():
             return all_gather_object(state)
         return [state]
@@ -256,7 +284,7 @@ class SegRunner(Runner):
         meta = dict(meta or {})
         meta['random_state'] = [state for state, _ in gathered]
         if self.rank != 0:
-            self.last_saved_checkpoint = path
+            self._set_last_saved_checkpoint(path)
             return
         kwargs = dict(
             file_client_args=file_client_args,
@@ -277,24 +305,22 @@ class SegRunner(Runner):
             except OSError as err:
                 raise write_error(
                     path, err, self.last_saved_checkpoint) from err
-        self.last_saved_checkpoint = path
+        self._set_last_saved_checkpoint(path)
 
     def _build_checkpoint(self, out_dir: str, filename: str,
                           kwargs: dict) -> dict:
         """The dict mmengine's ``save_checkpoint`` would write.
 
-        mmengine assembles it, runs the ``before_save_checkpoint`` hooks and
-        then writes it through a deprecated ``FileClient`` (two deprecation
-        warnings per save, and no atomic rename). The dict is taken right
-        after the hooks, and the caller writes it.
+        Taken right after the ``before_save_checkpoint`` hooks
+        (:mod:`.checkpoint_capture`); the caller writes it.
         """
-        self._capture_checkpoint = True
+        self._capture.armed = True
         try:
             super().save_checkpoint(out_dir, filename, **kwargs)
-        except _CheckpointBuilt as built:
+        except CheckpointCaptured as built:
             return built.checkpoint
         finally:
-            self._capture_checkpoint = False
+            self._capture.armed = False
         raise RuntimeError('mmengine saved without before_save_checkpoint')
 
     def train(self):
@@ -302,25 +328,38 @@ class SegRunner(Runner):
         try:
             return super().train()
         finally:
-            self.call_hook('restore_signal_handlers')
+            for hook in self.hooks:
+                if isinstance(hook, InterruptHook):
+                    hook.restore_signal_handlers()
 
     # Hooks ----------------------------------------------------------------
-    def call_hook(self, fn_name: str, **kwargs) -> None:
-        """Call hooks; keep validation from moving the training generators.
+    def register_hooks(self,
+                       default_hooks: Optional[Dict] = None,
+                       custom_hooks: Optional[List] = None) -> None:
+        """Register the config's hooks, then those it lacks and needs.
 
-        Validation draws random numbers (e.g. when its data loader starts),
-        which would otherwise make training after a validation differ from
-        a run resumed at that point.
+        A config whose ``custom_hooks`` leaves out a hook the guarantees
+        rest on (:data:`GUARANTEE_HOOKS`) still gets it, with its defaults,
+        and one log line names it; ``fast_inference`` adds a
+        :class:`FastInferenceHook`.
         """
-        if fn_name == 'after_train_epoch' and self._validate_at_end:
-            self._validate_at_end = False
-            self.val_loop.run()
-        if fn_name == 'before_val':
-            self._val_random_state = get_random_state()
-        super().call_hook(fn_name, **kwargs)
-        if fn_name == 'before_save_checkpoint' and getattr(
-                self, '_capture_checkpoint', False):
-            raise _CheckpointBuilt(kwargs['checkpoint'])
-        if fn_name == 'after_val' and self._val_random_state is not None:
-            set_random_state(self._val_random_state)
-            self._val_random_state = None
+        super().register_hooks(default_hooks, custom_hooks)
+        missing = [cls for cls in GUARANTEE_HOOKS if self._hook(cls) is None]
+        for cls in missing:
+            self.register_hook(cls())
+        if missing:
+            names = ', '.join(cls.__name__ for cls in missing)
+            self.logger.info(f'custom_hooks lacks {names}, which the '
+                             'guarantees of SegRunner need: added with '
+                             'default arguments.')
+        if self.fast_inference is not None:
+            if self._hook(FastInferenceHook) is not None:
+                raise ConfigError(
+                    'fast_inference and a FastInferenceHook in custom_hooks '
+                    'both ask for the fast path; keep one')
+            self.register_hook(FastInferenceHook(self.fast_inference))
+        self.register_hook(self._capture)  # after every other hook
+
+    def _hook(self, cls: type) -> Optional[Hook]:
+        """The first registered hook of type ``cls``, if any."""
+        return next((h for h in self.hooks if isinstance(h, cls)), None)

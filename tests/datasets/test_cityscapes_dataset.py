@@ -1,4 +1,5 @@
 """CityscapesDataset listing, errors and bad-sample handling."""
+import os
 import shutil
 from pathlib import Path
 
@@ -177,22 +178,24 @@ def test_skip_bad_samples_in_training(val_copy):
         test_ds[0]
 
 
-def test_demo_dataset_generates_when_absent(tmp_path, monkeypatch):
-    import emanet.datasets.demo_data as demo_data
-    calls = []
-
-    def small(root, *args, **kwargs):
-        calls.append(root)
-        return demo_data.generate_demo_data(root, 2, 1) if \
-            not demo_data.is_demo_data(root) else root
-
-    monkeypatch.setattr(demo_data, 'ensure_demo_data', small)
-    root = str(tmp_path / 'cityscapes_demo')
+def test_demo_dataset_reads_generated_data(demo_data_root):
     ds = DATASETS.build(
-        dict(type='CityscapesDemoDataset', data_root=root, data_prefix=VAL))
-    assert isinstance(ds, CityscapesDemoDataset) and len(ds) == 1
-    assert calls == [root]
+        dict(type='CityscapesDemoDataset', data_root=demo_data_root,
+             data_prefix=VAL))
+    assert isinstance(ds, CityscapesDemoDataset) and len(ds) == 2
     assert np.asarray(ds.metainfo['palette']).shape == (19, 3)
+
+
+def test_demo_dataset_on_missing_folder_says_how_to_generate(tmp_path):
+    root = str(tmp_path / 'cityscapes_demo')
+    with pytest.raises(MissingDataError) as e:
+        DATASETS.build(dict(type='CityscapesDemoDataset', data_root=root,
+                            data_prefix=VAL))
+    msg = str(e.value)
+    assert root in msg and '\n' not in msg
+    assert f'python tools/misc/make_demo_data.py --out {root}' in msg
+    assert 'tools/train.py' in msg
+    assert os.listdir(tmp_path) == []  # nothing written
 
 
 def test_16bit_labels_are_read_as_stored(val_copy):

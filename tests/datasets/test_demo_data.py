@@ -1,24 +1,61 @@
-"""The generated demo data set: layout, labels, determinism, atomicity."""
+"""The generated demo data set: layout, labels, determinism, atomicity,
+and generation as a step before the data sets, which only read."""
 import hashlib
 import importlib.util
 import json
 import os
+import subprocess
+import sys
+import threading
+import time
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
+from mmengine.config import Config
 
+import emanet.datasets.demo_data as demo_data
 from emanet.datasets import CityscapesDemoDataset
 from emanet.datasets.demo_data import (
+    DEFAULT_ROOT,
+    demo_data_roots,
     ensure_demo_data,
     generate_demo_data,
     is_demo_data,
-    render_scene,
+    prepare_demo_data,
 )
-from emanet.utils.errors import DataRootError
+from emanet.registry import DATASETS
+from emanet.utils.errors import DataRootError, MissingDataError
 
 ROOT = Path(__file__).resolve().parents[2]
+GENERATED = 'generated the demo data set'
+VAL = dict(img_path='leftImg8bit/val', seg_map_path='gtFine/val')
+
+
+def load_module(path: Path, name: str):
+    """Import a script (a tool, a test helper) from its file."""
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def small(monkeypatch):
+    """The step generates 2 train + 1 val images instead of 60 + 12."""
+    real = demo_data.generate_demo_data
+    monkeypatch.setattr(demo_data, 'generate_demo_data',
+                        lambda root, *args: real(root, 2, 1))
+
+
+def demo_config(root) -> Config:
+    dataset = dict(type='CityscapesDemoDataset', data_root=str(root))
+    return Config(dict(
+        train_dataloader=dict(dataset=dict(
+            type='RepeatDataset', times=2, dataset=dataset)),
+        val_dataloader=dict(dataset=dataset),
+        test_dataloader=dict(dataset=dataset)))
 
 
 def digests(root: Path) -> dict:
@@ -57,15 +94,13 @@ def test_layout(demo_data_root):
 def test_same_seed_same_bytes(demo_data_root, tmp_path):
     again = generate_demo_data(str(tmp_path / 'again'), 4, 2, seed=0)
     assert digests(Path(again)) == digests(Path(demo_data_root))
-    other = render_scene([1, 0, 0])[0]
-    assert not np.array_equal(other, render_scene([0, 0, 0])[0])
 
 
 def test_ensure_generates_once(tmp_path):
     root = str(tmp_path / 'demo')
-    assert ensure_demo_data(root, 1, 1) == root and is_demo_data(root)
+    assert ensure_demo_data(root, 1, 1) and is_demo_data(root)
     stamp = os.stat(os.path.join(root, 'train.txt')).st_mtime_ns
-    ensure_demo_data(root, 1, 1)
+    assert not ensure_demo_data(root, 1, 1)
     assert os.stat(os.path.join(root, 'train.txt')).st_mtime_ns == stamp
     # No temporary folder is left next to it.
     assert os.listdir(tmp_path) == ['demo']
@@ -80,6 +115,10 @@ def test_ensure_refuses_foreign_folder(tmp_path):
     assert str(tmp_path / 'x') in message and '\n' not in message
     assert 'dataset.type=CityscapesDataset' in message
     assert os.listdir(tmp_path / 'x') == ['mine.txt']
+    # The data set says the same.
+    with pytest.raises(DataRootError) as error:
+        CityscapesDemoDataset(data_root=str(tmp_path / 'x'))
+    assert str(error.value) == message
 
 
 def test_demo_type_uses_own_cityscapes_layout_data(tmp_path):
@@ -87,6 +126,7 @@ def test_demo_type_uses_own_cityscapes_layout_data(tmp_path):
     generate_demo_data(root, num_train=2, num_val=1)
     os.remove(os.path.join(root, 'demo_info.json'))  # not demo data now
     files = sorted(p for p in Path(root).rglob('*') if p.is_file())
+    assert prepare_demo_data(demo_config(root)) == [root]
     dataset = CityscapesDemoDataset(
         data_root=root, data_prefix=dict(
             img_path='leftImg8bit/train', seg_map_path='gtFine/train'))
@@ -95,6 +135,133 @@ def test_demo_type_uses_own_cityscapes_layout_data(tmp_path):
     # Used as it is: nothing generated or changed.
     assert sorted(p for p in Path(root).rglob('*') if p.is_file()) == files
     assert not is_demo_data(root)
+
+
+@pytest.mark.parametrize('empty_folder', [False, True])
+def test_data_set_only_reads(tmp_path, empty_folder):
+    root = tmp_path / 'cityscapes_demo'
+    if empty_folder:
+        root.mkdir()
+    with pytest.raises(MissingDataError) as error:
+        DATASETS.build(dict(type='CityscapesDemoDataset',
+                            data_root=str(root), data_prefix=VAL))
+    message = str(error.value)
+    assert '\n' not in message
+    assert f'python tools/misc/make_demo_data.py --out {root}' in message
+    assert 'tools/train.py' in message
+    # Nothing written: no data set, no temporary folder.
+    assert os.listdir(tmp_path) == (['cityscapes_demo'] if empty_folder
+                                    else [])
+    assert not empty_folder or os.listdir(root) == []
+
+
+def test_roots_of_a_config():
+    cfg = demo_config('data/x/')
+    cfg.test_dataloader = dict(dataset=dict(
+        type='ConcatDataset', datasets=[
+            dict(type='emanet.CityscapesDemoDataset'),
+            dict(type='CityscapesDataset', data_root='data/cityscapes')]))
+    cfg.val_dataloader = None  # validation off
+    assert demo_data_roots(cfg) == ['data/x', DEFAULT_ROOT]
+    assert demo_data_roots(Config(dict(train_dataloader=dict(
+        dataset=dict(type='CityscapesDataset'))))) == []
+
+
+def test_step_generates_once_with_one_log_line(tmp_path, small, capsys):
+    root = str(tmp_path / 'data' / 'cityscapes_demo')
+    assert prepare_demo_data(demo_config(root)) == [root]
+    assert is_demo_data(root)
+    assert len((Path(root) / 'train.txt').read_text().split()) == 2
+    lines = [line for line in capsys.readouterr().out.splitlines()
+             if line.strip()]
+    assert len(lines) == 1 and GENERATED in lines[0]
+    assert f'{root}: 2 train + 1 val images' in lines[0]
+    stamp = os.stat(os.path.join(root, 'demo_info.json')).st_mtime_ns
+    # A second call (another tool, another loader) does nothing.
+    prepare_demo_data(demo_config(root))
+    assert capsys.readouterr().out == ''
+    assert os.stat(os.path.join(root, 'demo_info.json')).st_mtime_ns == stamp
+    assert os.listdir(tmp_path / 'data') == ['cityscapes_demo']
+    ds = CityscapesDemoDataset(data_root=root, data_prefix=VAL)
+    assert len(ds) == 1
+
+
+def test_other_local_ranks_wait_for_local_rank_0(tmp_path, small, capsys,
+                                                 monkeypatch):
+    root = str(tmp_path / 'cityscapes_demo')
+    monkeypatch.setenv('LOCAL_RANK', '1')
+    with pytest.raises(MissingDataError, match='local rank 0'):
+        prepare_demo_data(demo_config(root), timeout=0.2)
+    assert not os.path.exists(root)  # rank 1 never generates
+
+    def rank_0():
+        time.sleep(0.5)
+        generate_demo_data(root, 2, 1)
+
+    thread = threading.Thread(target=rank_0)
+    thread.start()
+    try:
+        prepare_demo_data(demo_config(root), timeout=120)
+    finally:
+        thread.join()
+    assert is_demo_data(root) and GENERATED not in capsys.readouterr().out
+
+
+# Waits until the test says go, so that both processes call the step at
+# the same time.
+CONCURRENT = """
+import os, sys, time
+from mmengine.config import Config
+import emanet.datasets.demo_data as d
+real = d.generate_demo_data
+d.generate_demo_data = lambda root, *args: real(root, 2, 1)
+root, ready, go = sys.argv[1:]
+open(ready, 'w').close()
+while not os.path.exists(go):
+    time.sleep(0.01)
+d.prepare_demo_data(Config(dict(train_dataloader=dict(
+    dataset=dict(type='CityscapesDemoDataset', data_root=root)))))
+"""
+
+
+def test_concurrent_steps_make_one_data_set(tmp_path):
+    root = tmp_path / 'data' / 'cityscapes_demo'
+    go = tmp_path / 'go'
+    env = dict(os.environ, LOCAL_RANK='0')
+    procs = [
+        subprocess.Popen(
+            [sys.executable, '-c', CONCURRENT, str(root),
+             str(tmp_path / f'ready{i}'), str(go)],
+            cwd=str(ROOT), env=env, stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, text=True) for i in range(2)
+    ]
+    deadline = time.monotonic() + 120
+    while not all((tmp_path / f'ready{i}').exists() for i in range(2)):
+        assert time.monotonic() < deadline and \
+            all(p.poll() is None for p in procs)
+        time.sleep(0.05)
+    go.touch()
+    outs = [p.communicate(timeout=120)[0] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs
+    assert sum(out.count(GENERATED) for out in outs) == 1, outs
+    assert is_demo_data(str(root))
+    assert len((root / 'train.txt').read_text().split()) == 2
+    assert len(list((root / 'leftImg8bit').rglob('*.png'))) == 3
+    assert os.listdir(root.parent) == ['cityscapes_demo']
+
+
+def test_train_tool_generates_missing_demo_data_first(tmp_path, small,
+                                                      capsys):
+    tiny = load_module(ROOT / 'tests' / 'tools' / 'tiny_demo.py',
+                       'tiny_demo_for_demo_data')
+    root = tmp_path / 'data' / 'cityscapes_demo'
+    config = tiny.write_tiny_config(
+        tmp_path / 'tiny.py', root,
+        'train_cfg = dict(max_iters=1, val_interval=1)\n')
+    train = load_module(ROOT / 'tools' / 'train.py', 'train_for_demo_data')
+    metrics = train.main([config, '--work-dir', str(tmp_path / 'work')])
+    assert 'mIoU' in metrics and is_demo_data(str(root))
+    assert capsys.readouterr().out.count(GENERATED) == 1
 
 
 def test_cli(tmp_path, capsys):
@@ -132,3 +299,19 @@ def test_killed_generation_leaves_no_temporary_folder(tmp_path):
     live.mkdir()
     generate_demo_data(str(tmp_path / 'demo'), 1, 1)
     assert sorted(os.listdir(tmp_path)) == [live.name, 'demo']
+
+
+def test_failed_generation_leaves_nothing(tmp_path, monkeypatch):
+    """An error mid-generation leaves neither the data set nor a
+    temporary folder; the next generation starts afresh."""
+    def full_disk(*args, **kwargs):
+        raise OSError(28, 'No space left on device')
+
+    with monkeypatch.context() as patch:
+        patch.setattr(demo_data, 'convert_cityscapes', full_disk)
+        with pytest.raises(OSError, match='No space left'):
+            generate_demo_data(str(tmp_path / 'demo'), 1, 1)
+    assert os.listdir(tmp_path) == []
+    generate_demo_data(str(tmp_path / 'demo'), 1, 1)
+    assert os.listdir(tmp_path) == ['demo']
+    assert is_demo_data(str(tmp_path / 'demo'))

@@ -15,8 +15,10 @@ import pytest
 import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
+from tool_loader import REPO
 
 from emanet.deploy.backends import (
+    BACKENDS,
     OpenVINOSegmentor,
     backend_model_cfg,
     onnx_input_shape,
@@ -25,9 +27,8 @@ from emanet.deploy.export import META_KEY, compare, export_onnx, require
 from emanet.registry import MODELS
 from emanet.utils.errors import UserError
 
-sys.path.insert(0, osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))),
-                            'tools'))  # tiny_demo
-BACKENDS = ['onnxruntime', 'openvino']
+DEMO_CONFIG = osp.join(
+    REPO, 'configs/emanet/emanet_r18-d8_1xb4-400_cityscapes-demo-256x512.py')
 META = dict(classes=['a', 'b', 'c', 'd', 'e'],
             palette=[[0, 0, 0], [1, 1, 1], [2, 2, 2], [3, 3, 3], [4, 4, 4]])
 
@@ -53,7 +54,7 @@ def build_backend(model, path, backend, **kwargs):
     return MODELS.build(backend_model_cfg(cfg, path, backend))
 
 
-@pytest.mark.parametrize('backend', BACKENDS)
+@pytest.mark.parametrize('backend', sorted(BACKENDS))
 def test_backend_logits_and_predictions_equal_pytorch(tiny_onnx, backend):
     model, path = tiny_onnx
     exported = build_backend(model, path, backend)
@@ -70,7 +71,7 @@ def test_backend_logits_and_predictions_equal_pytorch(tiny_onnx, backend):
         assert compare(ref_pred, exported.predict(x))[1] >= 0.999
 
 
-@pytest.mark.parametrize('backend', BACKENDS)
+@pytest.mark.parametrize('backend', sorted(BACKENDS))
 def test_backend_slide_inference_shares_the_windows(tiny_onnx, backend):
     model, path = tiny_onnx
     slide = dict(mode='slide', crop_size=(48, 48), stride=(32, 32),
@@ -149,9 +150,8 @@ def test_import_emanet_stays_light():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize('backend', BACKENDS)
+@pytest.mark.parametrize('backend', sorted(BACKENDS))
 def test_demo_r18_export_matches_pytorch(backend, tmp_path):
-    from tiny_demo import DEMO_CONFIG
     from tiny_emanet import randomise_bn
 
     from emanet.apis import init_model

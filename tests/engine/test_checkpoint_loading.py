@@ -1,6 +1,7 @@
 """Safe checkpoint loading: allow-list, refusals and clear messages."""
 import os
 import pickle
+from collections import OrderedDict
 
 import numpy as np
 import pytest
@@ -9,8 +10,8 @@ import torch.nn as nn
 from engine_toy import ToyModel, make_runner
 from mmengine.logging import HistoryBuffer
 
-from emanet.utils.checkpoint import (
-    check_state_dict_fits,
+from emanet.engine.checkpoint_loading import (
+    get_state_dict,
     load_checkpoint,
     load_checkpoint_file,
 )
@@ -106,70 +107,6 @@ class _TinySegmentor(nn.Module):
         self.decode_head.conv_seg = nn.Conv2d(8, num_classes, 1)
 
 
-def test_shape_mismatch_names_keys_and_num_classes():
-    ckpt = _TinySegmentor(19).state_dict()
-    with pytest.raises(CheckpointError) as err:
-        check_state_dict_fits(_TinySegmentor(5), ckpt, 'city.pth')
-    msg = str(err.value)
-    assert 'city.pth' in msg and '2 tensor(s) differ' in msg
-    assert 'decode_head.conv_seg.weight: checkpoint (19, 8, 1, 1) vs ' \
-           'model (5, 8, 1, 1)' in msg
-    assert 'num_classes differs: the checkpoint predicts 19 classes, the ' \
-           'config sets num_classes=5' in msg
-    with pytest.raises(CheckpointError, match='shares no weight names'):
-        check_state_dict_fits(_TinySegmentor(5), {'fc.weight': torch.ones(1)})
-    partial = {k: v for k, v in ckpt.items() if 'backbone' in k}
-    check_state_dict_fits(_TinySegmentor(19), partial)  # fine-tuning: ok
-    with pytest.raises(CheckpointError) as err:
-        check_state_dict_fits(_TinySegmentor(19), partial, strict=True,
-                              partial_hint='pass --allow-partial-weights')
-    assert "2 key(s) of the model are missing from the checkpoint " \
-        "(decode_head: 2; first ['decode_head.conv_seg.weight'" \
-        in str(err.value)
-    assert str(err.value).endswith(
-        'To load matching weights only, pass --allow-partial-weights.')
-    extra = dict(ckpt, **{'neck.weight': torch.ones(1)})
-    with pytest.raises(CheckpointError,
-                       match=r"1 key\(s\) of the checkpoint are not in the "
-                       r"model \(neck: 1; first \['neck.weight'\]\)"):
-        check_state_dict_fits(_TinySegmentor(19), extra, strict=True)
-
-
-def _segmentor(depth: int, num_classes: int = 19) -> nn.Module:
-    """A narrow ResNetV1c backbone and a 1x1 classifier on its last stage."""
-    from emanet.registry import MODELS
-    model = nn.Module()
-    model.backbone = MODELS.build(dict(
-        type='ResNetV1c', depth=depth, stem_channels=8, base_channels=8))
-    model.decode_head = nn.Module()
-    model.decode_head.conv_seg = nn.Conv2d(
-        64 if depth < 50 else 256, num_classes, 1)
-    return model
-
-
-def test_architecture_mismatch_says_what_differs():
-    """R-50 config, R-18 checkpoint: depth named, num_classes not."""
-    r18 = _segmentor(18).state_dict()
-    with pytest.raises(CheckpointError) as err:
-        check_state_dict_fits(_segmentor(50), r18, 'r18.pth', strict=True,
-                              partial_hint='pass --allow-partial-weights')
-    msg = str(err.value)
-    assert 'the checkpoint has ResNet-18 (BasicBlock blocks 2, 2, 2, 2), ' \
-        'the config builds ResNet-50 (Bottleneck blocks 3, 4, 6, 3); set ' \
-        'backbone.depth' in msg
-    assert 'first backbone.layer1.0.conv1.weight: checkpoint (8, 8, 3, 3) ' \
-        'vs model (8, 8, 1, 1)' in msg
-    assert '198 key(s) of the model are missing from the checkpoint ' \
-        "(backbone: 198; first ['backbone.layer1.0.conv3.weight'" in msg
-    assert 'num_classes' not in msg
-    # Partial loading cannot fix different shapes: no opt-out offered.
-    assert '--allow-partial-weights' not in msg
-    with pytest.raises(CheckpointError, match='num_classes differs: the '
-                       'checkpoint predicts 19 classes, the config sets '
-                       'num_classes=5'):
-        check_state_dict_fits(_segmentor(18, 5), r18)
-
-
 def test_nonfinite_checkpoint_is_refused(tmp_path):
     state = _TinySegmentor(5).state_dict()
     state['decode_head.conv_seg.bias'][1] = float('inf')
@@ -206,3 +143,24 @@ def test_mmsegmentation_layouts_load(tmp_path, layout):
     runner = make_runner(tmp_path / 'wd', load_from=str(path))
     runner.load_checkpoint(str(path))
     assert torch.equal(runner.model.linear.weight, src.linear.weight)
+
+
+def test_state_dict_of_any_layout_without_module_prefix():
+    weights = OrderedDict(w=torch.zeros(1))
+    wrapped = OrderedDict(('module.' + k, v) for k, v in weights.items())
+    for ckpt in (weights, dict(state_dict=weights),
+                 dict(state_dict=wrapped, meta={})):
+        assert list(get_state_dict(ckpt)) == ['w']
+
+
+def test_partial_weights_load_unless_strict(tmp_path):
+    ckpt = _TinySegmentor(5).state_dict()
+    path = str(tmp_path / 'backbone.pth')
+    torch.save({k: v for k, v in ckpt.items() if 'backbone' in k}, path)
+    model = _TinySegmentor(5)
+    load_checkpoint(model, path)
+    assert torch.equal(model.backbone.weight, ckpt['backbone.weight'])
+    with pytest.raises(CheckpointError, match='To load matching weights '
+                       'only, pass strict=False.$'):
+        load_checkpoint(_TinySegmentor(5), path, strict=True,
+                        partial_hint='pass strict=False')

@@ -12,7 +12,7 @@ import torch
 from engine_toy import make_runner
 from mmengine.hooks import Hook
 
-from emanet.utils.checkpoint import load_checkpoint_file
+from emanet.engine.checkpoint_loading import load_checkpoint_file
 from emanet.utils.errors import (
     CheckpointError,
     TrainingDivergedError,

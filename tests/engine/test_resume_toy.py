@@ -4,7 +4,7 @@ import shutil
 import torch
 from engine_toy import losses, make_runner
 
-from emanet.utils.checkpoint import load_checkpoint_file
+from emanet.engine.checkpoint_loading import load_checkpoint_file
 
 
 def _assert_same_state(a: dict, b: dict) -> None:

@@ -105,3 +105,23 @@ def test_prediction_out_of_range_names_image():
     metric = make_metric()
     with pytest.raises(ValueError, match='y.png has values outside 0..3'):
         metric.process({}, [sample([[0, 1]], [[0, 7]], name='y.png')])
+
+
+def test_per_class_file(tmp_path):
+    import json
+    path = tmp_path / 'out' / 'per_class.json'
+    metric = make_metric(per_class_file=str(path))
+    metric.process({}, SAMPLES)
+    metric.evaluate(2)
+    with open(path) as f:
+        table = json.load(f)
+    assert table['Class'] == list(CLASSES)
+    # IoU = [2/4, 3/5, 2/4, nan]: NaN is written as null.
+    assert table['IoU'] == [50.0, 60.0, 50.0, None]
+    assert table['Acc'] == [round(2 / 3 * 100, 2), 75.0,
+                            round(2 / 3 * 100, 2), None]
+    # Without the argument nothing is written, and no table is kept.
+    metric = make_metric()
+    metric.process({}, SAMPLES)
+    metric.evaluate(2)
+    assert not hasattr(metric, 'per_class')

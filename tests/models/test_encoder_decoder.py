@@ -3,7 +3,7 @@ import pytest
 import torch
 from mmengine.structures import PixelData
 
-from emanet.models.segmentors.encoder_decoder import slide_windows
+from emanet.models.segmentors.base import slide_windows
 from emanet.registry import MODELS
 from emanet.structures import SegDataSample
 

@@ -1,17 +1,14 @@
 """The benchmark tools run in-process and print their fields."""
-import importlib.util
 import os.path as osp
 import re
-import sys
 
 import pytest
+from tool_loader import REPO, load_tool
 
 from emanet.utils import precision
 from emanet.utils.precision import bf16_is_native, cpu_description
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-TOOLS = osp.join(ROOT, 'tools', 'analysis_tools')
-DEMO_CFG = osp.join(ROOT, 'configs', 'emanet',
+DEMO_CFG = osp.join(REPO, 'configs', 'emanet',
                     'emanet_r18-d8_1xb4-400_cityscapes-demo-256x512.py')
 BF16_OR_FP32 = 'bfloat16' if bf16_is_native('cpu') else 'off (float32)'
 # A narrower demo model keeps each step well under a second on 2 cores.
@@ -24,15 +21,9 @@ SMALL = ['--cfg-options', 'model.backbone.base_channels=16',
          'model.auxiliary_head.channels=16']
 
 
-def load_tool(name: str):
-    """Import ``tools/analysis_tools/<name>.py`` as a module."""
-    if TOOLS not in sys.path:
-        sys.path.insert(0, TOOLS)
-    spec = importlib.util.spec_from_file_location(
-        f'_tool_{name}', osp.join(TOOLS, f'{name}.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def load_analysis_tool(name: str):
+    """``tools/analysis_tools/<name>.py`` as a module."""
+    return load_tool(f'tools/analysis_tools/{name}.py')
 
 
 def number(text: str, field: str) -> float:
@@ -42,7 +33,7 @@ def number(text: str, field: str) -> float:
 
 
 def test_benchmark_random_images_fast_and_check(capsys):
-    benchmark = load_tool('benchmark')
+    benchmark = load_analysis_tool('benchmark')
     results = benchmark.main([DEMO_CFG, '--shape', '64', '128',
                               '--num-images', '2', '--warmup', '1',
                               '--fast', '--check', '--device', 'cpu',
@@ -62,7 +53,7 @@ def test_benchmark_random_images_fast_and_check(capsys):
 
 
 def test_benchmark_one_test_set_image_slide_bf16(capsys):
-    benchmark = load_tool('benchmark')
+    benchmark = load_analysis_tool('benchmark')
     results = benchmark.main([
         DEMO_CFG, '--num-images', '1', '--warmup', '0', '--fast',
         '--amp', 'bf16', *SMALL, 'model.test_cfg.mode=slide',
@@ -76,13 +67,13 @@ def test_benchmark_one_test_set_image_slide_bf16(capsys):
 
 
 def test_benchmark_rejects_zero_images():
-    benchmark = load_tool('benchmark')
+    benchmark = load_analysis_tool('benchmark')
     with pytest.raises(SystemExit):
         benchmark.main([DEMO_CFG, '--num-images', '0'])
 
 
 def test_benchmark_train_prints_speed_and_memory(capsys):
-    benchmark_train = load_tool('benchmark_train')
+    benchmark_train = load_analysis_tool('benchmark_train')
     results = benchmark_train.main([
         DEMO_CFG, '--shape', '64', '128', '--batch-size', '2', '--iters',
         '2', '--warmup', '1', '--amp', '--channels-last', '--device', 'cpu',
@@ -101,7 +92,7 @@ def test_benchmark_train_prints_speed_and_memory(capsys):
 
 
 def test_benchmark_train_fp32_overrides_the_configs_amp(capsys):
-    benchmark_train = load_tool('benchmark_train')
+    benchmark_train = load_analysis_tool('benchmark_train')
     benchmark_train.main([DEMO_CFG, '--shape', '64', '64', '--batch-size',
                           '1', '--iters', '1', '--warmup', '0', '--fp32',
                           *SMALL])
@@ -114,12 +105,12 @@ def test_emulated_bf16_runs_float32_and_says_why(capsys, monkeypatch):
     # as under ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2
     monkeypatch.setattr(precision, 'bf16_is_native', lambda device: False)
     monkeypatch.delenv('EMANET_FORCE_BF16', raising=False)
-    benchmark = load_tool('benchmark')
+    benchmark = load_analysis_tool('benchmark')
     results = benchmark.main([DEMO_CFG, '--shape', '64', '64',
                               '--num-images', '1', '--warmup', '0',
                               '--fast', '--amp', '--device', 'cpu', *SMALL])
     assert results['settings']['amp'] == 'off (float32)'
-    benchmark_train = load_tool('benchmark_train')
+    benchmark_train = load_analysis_tool('benchmark_train')
     results = benchmark_train.main([
         DEMO_CFG, '--shape', '64', '64', '--batch-size', '1', '--iters', '1',
         '--warmup', '0', '--amp', '--device', 'cpu', *SMALL])

@@ -115,7 +115,7 @@ def test_two_process_training_and_evaluation(tmp_path, demo_data_root,
     one_rank(rank0['feats'])
     assert (one_rank.bases - rank0['bases']).abs().max() > 1e-4
     # The checkpoint holds those bases and both ranks' random states.
-    from emanet.utils.checkpoint import load_checkpoint_file
+    from emanet.engine.checkpoint_loading import load_checkpoint_file
     ckpt = load_checkpoint_file(str(work_dir / 'iter_3.pth'))
     assert torch.equal(ckpt['state_dict']['decode_head.ema_module.bases'],
                        rank0['bases'])

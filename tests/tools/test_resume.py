@@ -13,7 +13,7 @@ import pytest
 import torch
 from tiny_demo import write_tiny_config
 
-from emanet.utils.checkpoint import load_checkpoint_file
+from emanet.engine.checkpoint_loading import load_checkpoint_file
 
 
 def logged_losses(work_dir) -> dict:

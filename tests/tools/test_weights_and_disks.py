@@ -12,7 +12,7 @@ from mmengine.runner import ValLoop
 from test_train_test_tools import load_tool
 from tiny_demo import write_tiny_config
 
-from emanet.utils.checkpoint import load_checkpoint_file
+from emanet.engine.checkpoint_loading import load_checkpoint_file
 from emanet.utils.errors import CheckpointError, WorkDirError
 
 EXTRA = 'train_cfg = dict(max_iters=2, val_interval=2)\n'

@@ -15,36 +15,38 @@ Examples::
         --backend openvino --amp --check
 """
 import argparse
-import ctypes
 import os.path as osp
-import platform
-import resource
 import sys
 import tempfile
-import time
 from typing import Any, Dict, List, Optional
 
 import torch
 from mmengine.registry import init_default_scope
 
 import emanet  # noqa: F401  (creates the 'emanet' registry scope)
-from emanet.apis import (
-    CfgOptionsAction,
-    init_model,
-    load_config,
-    resolve_device,
-)
+from emanet.apis import init_model, resolve_device
+from emanet.config import CfgOptionsAction, load_config
+from emanet.datasets.demo_data import prepare_demo_data
 from emanet.deploy import prepare_for_inference
-from emanet.deploy.backends import backend_model_cfg, is_onnx_file
+from emanet.deploy.backends import (
+    BACKENDS,
+    DEFAULT_BACKEND,
+    is_exported_model,
+)
 from emanet.deploy.export import (
     compare,
     config_test_shape,
     load_test_batches,
-    random_batches,
 )
-from emanet.registry import MODELS
+from emanet.utils.benchmarking import (
+    Timer,
+    device_description,
+    peak_memory,
+    random_batches,
+    reset_peak_memory,
+)
 from emanet.utils.errors import DEBUG_HELP, UserError, run_tool
-from emanet.utils.precision import cpu_description, resolve_amp_dtype
+from emanet.utils.precision import resolve_amp_dtype
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -55,11 +57,11 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         help='checkpoint file (random weights if omitted), '
                         'or an .onnx file of tools/deployment/'
                         'pytorch2onnx.py run by --backend')
-    parser.add_argument('--backend', choices=['onnxruntime', 'openvino'],
+    parser.add_argument('--backend', choices=sorted(BACKENDS),
                         help='runtime of an .onnx model (default '
-                        'onnxruntime). Fastest CPU paths measured: bf16 '
-                        'openvino --amp, float32 --fast on the checkpoint '
-                        '(docs/benchmark.md)')
+                        f'{DEFAULT_BACKEND}). Fastest CPU paths measured: '
+                        'bf16 openvino --amp, float32 --fast on the '
+                        'checkpoint (docs/benchmark.md)')
     parser.add_argument('--num-images', type=int, default=5,
                         help='images timed per run (default 5)')
     parser.add_argument('--warmup', type=int, default=1,
@@ -107,62 +109,6 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     return args
 
 
-def cpu_name() -> str:
-    try:
-        with open('/proc/cpuinfo') as f:
-            for line in f:
-                if line.startswith('model name'):
-                    return line.split(':', 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or 'unknown CPU'
-
-
-def _reset_cpu_peak() -> bool:
-    """Reset the process's peak RSS (Linux ``clear_refs``); False if not.
-
-    Freed heap is handed back to the OS first (glibc ``malloc_trim``), so
-    memory released while the model was built does not count.
-    """
-    try:
-        ctypes.CDLL('libc.so.6').malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
-    try:
-        with open('/proc/self/clear_refs', 'w') as f:
-            f.write('5')
-        return True
-    except OSError:
-        return False
-
-
-def _cpu_peak_mib() -> float:
-    """Peak RSS: ``VmHWM`` (resettable) or ``ru_maxrss`` (process life)."""
-    try:
-        with open('/proc/self/status') as f:
-            for line in f:
-                if line.startswith('VmHWM:'):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-class Timer:
-    """Wall-clock timing that waits for queued device work first."""
-
-    def __init__(self, device: torch.device) -> None:
-        self.cuda = device.type == 'cuda'
-
-    def sync(self) -> None:
-        if self.cuda:
-            torch.cuda.synchronize()
-
-    def now(self) -> float:
-        self.sync()
-        return time.perf_counter()
-
-
 def make_runner(model, device: torch.device, fast: bool, amp_dtype):
     """A callable running one batch through ``model.test_step``.
 
@@ -186,13 +132,12 @@ def build_timed_model(args, cfg, device: torch.device, amp_dtype,
     With ``save_plain`` the plain model's weights are written there
     before the fast path changes them (the ``--check`` reference).
     """
-    if is_onnx_file(args.checkpoint):
+    if is_exported_model(args.checkpoint):
         if args.fast or args.compile or device.type != 'cpu':
             raise UserError('an exported model runs on the CPU in its '
                             'runtime: drop --fast/--compile/--device cuda')
-        model = MODELS.build(backend_model_cfg(
-            cfg.model, args.checkpoint, args.backend, amp_dtype))
-        return model.eval(), False
+        return init_model(cfg, args.checkpoint, backend=args.backend,
+                          amp=amp_dtype), False
     model = init_model(cfg, args.checkpoint, device=str(device))
     if save_plain:
         torch.save(model.state_dict(), save_plain)
@@ -210,6 +155,8 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     if args.threads:
         torch.set_num_threads(args.threads)
     cfg = load_config(args.config, args.cfg_options)
+    if not args.shape:  # the timed images come from the test set
+        prepare_demo_data(cfg)
     init_default_scope(cfg.get('default_scope', 'emanet'))
     device = resolve_device(args.device)
     # float32 where bf16 would be emulated (logged once, with the reason)
@@ -224,7 +171,7 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
         batches = random_batches(shape, total)
         source = f'random {shape[0]}x{shape[1]}'
     plain_weights = None
-    if args.check and not is_onnx_file(args.checkpoint):
+    if args.check and not is_exported_model(args.checkpoint):
         # The reference runs after the timing, from weights kept on disk,
         # so the peak memory is the timed model's.
         tmp_dir = tempfile.TemporaryDirectory()
@@ -235,14 +182,12 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     timer = Timer(device)
 
     test_cfg = getattr(model, 'test_cfg', None) or {}
-    backend = (args.backend or 'onnxruntime') if is_onnx_file(
+    backend = (args.backend or DEFAULT_BACKEND) if is_exported_model(
         args.checkpoint) else 'pytorch'
     settings = dict(
         config=osp.basename(args.config),
         checkpoint=args.checkpoint or 'none (random weights)',
-        backend=backend,
-        device=(torch.cuda.get_device_name(device) if device.type == 'cuda'
-                else f'cpu: {cpu_name()} ({cpu_description()})'),
+        backend=backend, device=device_description(device),
         inputs=source, test_mode=test_cfg.get('mode', 'whole'),
         fast=args.fast, channels_last=args.fast and not
         args.no_channels_last, amp=str(amp_dtype).replace('torch.', '')
@@ -256,10 +201,8 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     for r in range(args.repeat_times):
         for batch in batches[:args.warmup]:
             run(batch)
-        if device.type == 'cuda':
-            torch.cuda.reset_peak_memory_stats(device)
-        elif r == 0:
-            _reset_cpu_peak()
+        if device.type == 'cuda' or r == 0:  # RSS peaks: the first run's
+            reset_peak_memory(device)
         start = timer.now()
         for batch in batches[args.warmup:]:
             run(batch)
@@ -267,12 +210,7 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
         print(f'run {r + 1}/{args.repeat_times}: {seconds[-1]:.3f} s for '
               f'{args.num_images} image(s), '
               f'{args.num_images / seconds[-1]:.3f} fps', flush=True)
-    if device.type == 'cuda':
-        peak = torch.cuda.max_memory_allocated(device) / 2**20
-        peak_kind = 'CUDA max allocated'
-    else:
-        peak = _cpu_peak_mib()
-        peak_kind = 'CPU peak RSS of the process'
+    peak, peak_kind = peak_memory(device)
     mean_s = sum(seconds) / len(seconds)
     results = dict(fps=args.num_images / mean_s,
                    ms_per_image=1000 * mean_s / args.num_images,
@@ -284,10 +222,10 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     if args.check:
         check_batches = batches[args.warmup:]
         outputs = [run(b) for b in check_batches]
-        if is_onnx_file(args.checkpoint):
-            reference = MODELS.build(backend_model_cfg(
-                cfg.model, args.checkpoint, 'onnxruntime')).eval()
-            what = 'onnxruntime fp32'
+        if is_exported_model(args.checkpoint):
+            reference = init_model(cfg, args.checkpoint,
+                                   backend=DEFAULT_BACKEND)
+            what = f'{DEFAULT_BACKEND} fp32'
         else:
             reference = init_model(cfg, None, device=str(device))
             reference.load_state_dict(torch.load(plain_weights,

@@ -31,22 +31,18 @@ from mmengine.registry import init_default_scope
 from torch.nn.modules.batchnorm import _BatchNorm
 
 import emanet  # noqa: F401  (creates the 'emanet' registry scope)
-from emanet.apis import CfgOptionsAction, init_model, load_config
+from emanet.apis import init_model
+from emanet.config import CfgOptionsAction, load_config
 from emanet.deploy import prepare_for_inference
-from emanet.deploy.backends import backend_model_cfg
 from emanet.deploy.export import (
     compare,
     config_test_shape,
     export_onnx,
     network_input_shape,
-    random_batches,
 )
-from emanet.registry import MODELS
+from emanet.utils.benchmarking import device_description, random_batches
 from emanet.utils.errors import DEBUG_HELP, run_tool
-from emanet.utils.precision import bf16_is_native, cpu_description
-
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from benchmark import cpu_name  # noqa: E402
+from emanet.utils.precision import bf16_is_native
 
 PATHS = ('plain', 'ours-fp32', 'ours-fp32-nokernels', 'ours-bf16',
          'onnxruntime-fp32', 'openvino-f32', 'openvino-bf16')
@@ -107,9 +103,9 @@ def build_paths(cfg, model, onnx_file: str,
                                         **options).test_step
         else:
             backend, precision = name.split('-')
-            run = MODELS.build(backend_model_cfg(
-                cfg.model, onnx_file, backend,
-                amp='bf16' if precision == 'bf16' else None)).test_step
+            run = init_model(
+                cfg, onnx_file, backend=backend,
+                amp='bf16' if precision == 'bf16' else None).test_step
         runners[name] = run
     return runners
 
@@ -134,8 +130,9 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, dict]:
     batches = random_batches(shape, args.num_images)
     mode = 'slide' if slide else 'whole'
     print(f'settings: config={osp.basename(args.config)}, image '
-          f'{shape[0]}x{shape[1]}, test_cfg.mode={mode}, cpu: {cpu_name()} '
-          f'({cpu_description()}), torch {torch.__version__}', flush=True)
+          f'{shape[0]}x{shape[1]}, test_cfg.mode={mode}, '
+          f'{device_description("cpu")}, torch {torch.__version__}',
+          flush=True)
     outputs = {name: run(batches[0]) for name, run in runners.items()}
     times: Dict[str, List[float]] = {name: [] for name in runners}
     for round_ in range(args.repeat):

@@ -19,31 +19,23 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import torch
 from mmengine.config import Config
-from mmengine.model import revert_sync_batchnorm
 from mmengine.optim import build_optim_wrapper
 from mmengine.registry import init_default_scope
-from mmengine.structures import PixelData
 
 import emanet  # noqa: F401  (creates the 'emanet' registry scope)
-from emanet.apis import (
-    CfgOptionsAction,
-    load_config,
-    resolve_device,
-    revert_sync_bn_cfg,
-)
+from emanet.apis import resolve_device
+from emanet.config import CfgOptionsAction, load_config
 from emanet.engine import amp_optim_wrapper_cfg
-from emanet.registry import MODELS
-from emanet.structures import SegDataSample
-from emanet.utils.errors import DEBUG_HELP, ConfigError, run_tool
-from emanet.utils.precision import cpu_description
-
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from benchmark import (  # noqa: E402
+from emanet.models.builder import build_model_outside_runner
+from emanet.utils.benchmarking import (
     Timer,
-    _cpu_peak_mib,
-    _reset_cpu_peak,
-    cpu_name,
+    device_description,
+    peak_memory,
+    random_batches,
+    reset_peak_memory,
 )
+from emanet.utils.errors import DEBUG_HELP, ConfigError, run_tool
+from emanet.utils.memory_format import use_channels_last
 
 AMP_WRAPPERS = ('AmpOptimWrapper', 'CPUAmpOptimWrapper')
 
@@ -96,24 +88,6 @@ def train_shape(cfg: Config) -> Tuple[int, int]:
     return tuple(size)
 
 
-def random_train_batch(batch_size: int, shape: Tuple[int, int],
-                       num_classes: int, seed: int = 0) -> Dict[str, list]:
-    """Random uint8 images ``[3, H, W]`` and labels (5% ignored, 255)."""
-    gen = torch.Generator().manual_seed(seed)
-    h, w = shape
-    inputs, samples = [], []
-    for _ in range(batch_size):
-        inputs.append(torch.randint(0, 256, (3, h, w), dtype=torch.uint8,
-                                    generator=gen))
-        label = torch.randint(0, num_classes, (1, h, w), generator=gen)
-        label[torch.rand(1, h, w, generator=gen) < 0.05] = 255
-        sample = SegDataSample(metainfo=dict(ori_shape=(h, w),
-                                             img_shape=(h, w)))
-        sample.gt_sem_seg = PixelData(data=label)
-        samples.append(sample)
-    return dict(inputs=inputs, data_samples=samples)
-
-
 def autocast_name(optim_wrapper) -> str:
     """The precision the wrapper really trains in: a CPU that would
     emulate bfloat16 makes ``CPUAmpOptimWrapper`` run float32."""
@@ -134,13 +108,11 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     device = resolve_device(args.device)
     init_default_scope(cfg.get('default_scope', 'emanet'))
 
-    model_cfg = copy.deepcopy(cfg.model)
-    model_cfg.pretrained = None  # timing needs no download
-    revert_sync_bn_cfg(model_cfg)  # one process: BN is what SyncBN does
-    # Default initialisation: init_weights() only changes values, not time.
-    model = revert_sync_batchnorm(MODELS.build(model_cfg)).to(device)
+    # No download, and BN for SyncBN (one process). Default
+    # initialisation: init_weights() only changes values, not time.
+    model = build_model_outside_runner(cfg.model).to(device)
     if args.channels_last:
-        model.to(memory_format=torch.channels_last)
+        use_channels_last(model)
     model.train()
     optim_cfg = copy.deepcopy(cfg.optim_wrapper)
     if args.amp:
@@ -153,20 +125,13 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
 
     batch_size = args.batch_size or cfg.train_dataloader.batch_size
     shape = tuple(args.shape) if args.shape else train_shape(cfg)
-    batch = random_train_batch(batch_size, shape, model.num_classes)
-    if args.channels_last:
-        # the preprocessor stacks NCHW batches; convert them on the way in
-        def to_channels_last(module, args_):
-            return tuple(a.contiguous(memory_format=torch.channels_last)
-                         if isinstance(a, torch.Tensor) and a.dim() == 4
-                         else a for a in args_)
-        model.backbone.register_forward_pre_hook(to_channels_last)
+    batch = random_batches(shape, 1, batch_size=batch_size,
+                           num_classes=model.num_classes)[0]
 
     settings = dict(
         config=osp.basename(args.config),
-        device=(torch.cuda.get_device_name(device) if device.type == 'cuda'
-                else f'cpu: {cpu_name()} ({cpu_description()})'),
-        batch_size=batch_size, shape=f'{shape[0]}x{shape[1]}',
+        device=device_description(device), batch_size=batch_size,
+        shape=f'{shape[0]}x{shape[1]}',
         optim_wrapper=optim_cfg.get('type', 'OptimWrapper'),
         amp=autocast_name(optim_wrapper),
         channels_last=args.channels_last, warmup=args.warmup,
@@ -177,20 +142,12 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     timer = Timer(device)
     for _ in range(args.warmup):
         model.train_step(batch, optim_wrapper)
-    if device.type == 'cuda':
-        torch.cuda.reset_peak_memory_stats(device)
-    else:
-        _reset_cpu_peak()
+    reset_peak_memory(device)
     start = timer.now()
     for _ in range(args.iters):
         log_vars = model.train_step(batch, optim_wrapper)
     seconds = timer.now() - start
-    if device.type == 'cuda':
-        peak = torch.cuda.max_memory_allocated(device) / 2**20
-        peak_kind = 'CUDA max allocated'
-    else:
-        peak = _cpu_peak_mib()
-        peak_kind = 'CPU peak RSS of the process'
+    peak, peak_kind = peak_memory(device)
     loss = float(log_vars['loss'].detach())
     results = dict(iters_per_s=args.iters / seconds,
                    images_per_s=args.iters * batch_size / seconds,

@@ -12,14 +12,11 @@ from typing import List, Optional
 
 import torch
 from mmengine.config import Config
-from mmengine.model import revert_sync_batchnorm
 from mmengine.registry import init_default_scope
 
 import emanet  # noqa: F401  (creates the 'emanet' registry scope)
-from emanet.apis import CfgOptionsAction, revert_sync_bn_cfg
-from emanet.apis.utils import merge_cfg_options
-from emanet.registry import MODELS
-from emanet.utils.config_errors import read_config
+from emanet.config import CfgOptionsAction, merge_cfg_options, read_config
+from emanet.models.builder import build_model_outside_runner
 from emanet.utils.errors import DEBUG_HELP, run_tool
 
 
@@ -55,11 +52,8 @@ def count(cfg: Config, height: int, width: int) -> dict:
         dict: ``flops`` and ``params`` (ints) and ``table`` (str).
     """
     from mmengine.analysis import get_model_complexity_info
-    cfg.model.pretrained = None
-    cfg.model.train_cfg = None
-    revert_sync_bn_cfg(cfg.model)
     init_default_scope(cfg.get('default_scope', 'emanet'))
-    model = revert_sync_batchnorm(MODELS.build(cfg.model))
+    model = build_model_outside_runner(cfg.model)
     model.auxiliary_head = None
     model.eval()
     inputs = torch.rand(1, 3, height, width)  # [1, 3, H, W]

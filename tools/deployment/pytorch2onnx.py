@@ -21,16 +21,17 @@ import torch
 from mmengine.registry import init_default_scope
 
 import emanet  # noqa: F401  (creates the 'emanet' registry scope)
-from emanet.apis import CfgOptionsAction, init_model, load_config
-from emanet.deploy.backends import backend_model_cfg
+from emanet.apis import init_model
+from emanet.config import CfgOptionsAction, load_config
+from emanet.datasets.demo_data import prepare_demo_data
+from emanet.deploy.backends import DEFAULT_BACKEND
 from emanet.deploy.export import (
     compare,
     export_onnx,
     load_test_batches,
     network_input_shape,
-    random_batches,
 )
-from emanet.registry import MODELS
+from emanet.utils.benchmarking import random_batches
 from emanet.utils.errors import DEBUG_HELP, run_tool
 
 MIN_AGREEMENT = 0.999
@@ -64,7 +65,7 @@ def verify(cfg, model, output_file: str) -> float:
     """Share of pixels where ONNX Runtime predicts PyTorch's class."""
     batch = load_test_batches(cfg, 1) or random_batches(
         network_input_shape(cfg), 1)
-    exported = MODELS.build(backend_model_cfg(cfg.model, output_file))
+    exported = init_model(cfg, output_file, backend=DEFAULT_BACKEND)
     with torch.no_grad():
         expected = model.test_step(batch[0])
     max_diff, agreement = compare(expected, exported.test_step(batch[0]))
@@ -76,6 +77,8 @@ def verify(cfg, model, output_file: str) -> float:
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     cfg = load_config(args.config, args.cfg_options)
+    if args.verify:  # compares on a test set image
+        prepare_demo_data(cfg)
     init_default_scope(cfg.get('default_scope', 'emanet'))
     model = init_model(cfg, args.checkpoint, device='cpu')
     shape = tuple(args.shape) if args.shape else network_input_shape(cfg)

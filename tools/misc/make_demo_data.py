@@ -8,6 +8,10 @@ Usage::
 Writes 256x512 street scenes with ``*_gtFine_{labelIds,instanceIds}.png``,
 ``*_gtFine_polygons.json``, the converted ``*_gtFine_labelTrainIds.png``
 and ``train.txt`` / ``val.txt``. The same seed gives identical files.
+
+The tools that read a config's ``CityscapesDemoDataset`` (``tools/train.py``,
+``tools/test.py``, the benchmarks, ``pytorch2onnx.py --verify``) generate a
+missing one themselves with the default settings before they build it.
 """
 import argparse
 import os.path as osp
@@ -47,10 +51,18 @@ def main(argv: Optional[List[str]] = None) -> int:
         shutil.rmtree(args.out)
     start = time.time()
     try:
-        ensure_demo_data(args.out, args.num_train, args.num_val, args.seed)
+        generated = ensure_demo_data(args.out, args.num_train, args.num_val,
+                                     args.seed)
     except FileExistsError as e:
         print(f'error: {e}', file=sys.stderr)
         return 1
+    if not is_demo_data(args.out):
+        print(f'error: {args.out} holds a data set in the Cityscapes layout '
+              'that was not generated; choose another --out', file=sys.stderr)
+        return 1
+    if not generated:  # another process wrote it meanwhile
+        print(f'{describe_demo_data(args.out)} (exists)')
+        return 0
     took = time.time() - start
     print(f'{describe_demo_data(args.out)} written in {took:.1f} s '
           f'({osp.abspath(args.out)})')

@@ -1,6 +1,7 @@
 # Generated demo street scenes in the Cityscapes layout (60 train + 12 val
-# images of 256x512, real Cityscapes label ids); written to data_root by
-# CityscapesDemoDataset on first use. Training takes 128x256 crops at
+# images of 256x512, real Cityscapes label ids); the tools generate it at
+# data_root before the first run (as tools/misc/make_demo_data.py does) and
+# CityscapesDemoDataset only reads it. Training takes 128x256 crops at
 # scales 0.75-1.25 (full-resolution detail for thin poles and small signs at
 # a quarter of the cost of whole images); no photometric distortion, since
 # the demo classes are told apart by colour and a short schedule has no

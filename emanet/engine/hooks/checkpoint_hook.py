@@ -7,12 +7,24 @@ from mmengine.dist import is_main_process
 from mmengine.fileio import LocalBackend, get_file_backend
 from mmengine.hooks import CheckpointHook as MMEngineCheckpointHook
 
+from emanet.engine.work_dir import write_error
 from emanet.registry import HOOKS
-from emanet.utils.checkpoint import (
-    atomic_write_text,
-    remove_stale_tmp_files,
-    write_error,
-)
+from emanet.utils.atomic_io import atomic_write_text, remove_stale_tmp_files
+
+#: Runtime-info key of the latest checkpoint written completely (or resumed
+#: from): set by ``SegRunner``, which writes only finite checkpoints.
+LAST_SAVED_CKPT = 'last_saved_ckpt'
+
+
+def last_saved_checkpoint(runner) -> Optional[str]:
+    """The checkpoint to restart from after a failure, if any.
+
+    Under ``SegRunner`` the latest checkpoint written completely (or
+    resumed from); under mmengine's ``Runner`` the latest one it started to
+    write (``last_ckpt``).
+    """
+    hub = runner.message_hub
+    return hub.get_info(LAST_SAVED_CKPT) or hub.get_info('last_ckpt')
 
 
 @HOOKS.register_module()
@@ -30,7 +42,8 @@ class CheckpointHook(MMEngineCheckpointHook):
        deletes them before writing the new one).
 
     Temporary files left by a killed save are removed when training starts
-    (not those of a process that still runs).
+    (not those of a process that still runs). :meth:`save_at` writes a
+    checkpoint outside the interval (``InterruptHook``).
     """
 
     def before_train(self, runner) -> None:
@@ -78,6 +91,25 @@ class CheckpointHook(MMEngineCheckpointHook):
                     self.file_backend.remove(path)
             self.keep_ckpt_ids = deque(keep_ckpt_ids, self.max_keep_ckpts)
 
+    def save_at(self, runner, step: int) -> str:
+        """Write the checkpoint of iteration ``step`` now.
+
+        Nothing is written when the latest checkpoint is that one already.
+
+        Args:
+            runner: the Runner.
+            step (int): the iteration (1-based) the checkpoint is named by.
+
+        Returns:
+            str: the checkpoint's file name (``iter_<step>.pth``).
+        """
+        filename = self.filename_tmpl.format(step)
+        last = runner.message_hub.get_info('last_ckpt') or ''
+        if not last.endswith(filename):
+            self._save_checkpoint_with_step(
+                runner, step, meta=dict(epoch=runner.epoch, iter=step))
+        return filename
+
     def _save_checkpoint_with_step(self, runner, step: int,
                                    meta: dict) -> None:
         outdated: Optional[int] = None
@@ -89,7 +121,7 @@ class CheckpointHook(MMEngineCheckpointHook):
             runner.message_hub.update_info('keep_ckpt_ids',
                                            list(self.keep_ckpt_ids))
 
-        previous_ckpt = getattr(runner, 'last_saved_checkpoint', None) or \
+        previous_ckpt = runner.message_hub.get_info(LAST_SAVED_CKPT) or \
             self.last_ckpt
         ckpt_filename = self.filename_tmpl.format(step)
         self.last_ckpt = self.file_backend.join_path(self.out_dir,

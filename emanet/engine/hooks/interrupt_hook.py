@@ -9,6 +9,8 @@ from mmengine.hooks import Hook
 
 from emanet.registry import HOOKS
 
+from .checkpoint_hook import CheckpointHook
+
 
 @HOOKS.register_module()
 class InterruptHook(Hook):
@@ -16,9 +18,14 @@ class InterruptHook(Hook):
 
     The first signal is recorded; training stops after the current
     iteration (or validation step), optionally writing a checkpoint through
-    the ``CheckpointHook`` (atomic, ``last_checkpoint`` updated), and the
-    process exits with status 128 + signal number (SIGTERM) or
-    ``KeyboardInterrupt`` (SIGINT). A second signal interrupts at once.
+    the ``CheckpointHook`` (:meth:`CheckpointHook.save_at`: atomic,
+    ``last_checkpoint`` updated), and the process exits with status 128 +
+    signal number (SIGTERM) or ``KeyboardInterrupt`` (SIGINT). A second
+    signal interrupts at once.
+
+    The handlers are put back after training; ``SegRunner`` also calls
+    :meth:`restore_signal_handlers` when training ends with an error. One of
+    the hooks ``SegRunner`` adds when ``custom_hooks`` lacks them.
 
     With several processes the stop is agreed on every iteration (one
     ``all_reduce`` of a flag), so all ranks stop at the same iteration.
@@ -59,8 +66,8 @@ class InterruptHook(Hook):
         for signum in self.signals:
             self._previous[signum] = signal.signal(signum, self._handle)
 
-    def restore_signal_handlers(self, runner=None) -> None:
-        """Put back the handlers found at ``before_train``."""
+    def restore_signal_handlers(self) -> None:
+        """Put back the handlers found at ``before_train`` (idempotent)."""
         for signum, handler in self._previous.items():
             signal.signal(signum, handler)
         self._previous = {}
@@ -83,13 +90,9 @@ class InterruptHook(Hook):
         name = signal.Signals(signum).name
         saved = ''
         ckpt_hook = next((h for h in runner.hooks
-                          if hasattr(h, '_save_checkpoint_with_step')), None)
+                          if isinstance(h, CheckpointHook)), None)
         if self.save_on_interrupt and ckpt_hook is not None:
-            filename = ckpt_hook.filename_tmpl.format(step)
-            last = runner.message_hub.get_info('last_ckpt') or ''
-            if not last.endswith(filename):
-                ckpt_hook._save_checkpoint_with_step(
-                    runner, step, meta=dict(epoch=runner.epoch, iter=step))
+            filename = ckpt_hook.save_at(runner, step)
             saved = f'; checkpoint {filename} saved'
         self.restore_signal_handlers()
         runner.logger.warning(

@@ -7,6 +7,8 @@ from mmengine.hooks import Hook
 from emanet.registry import HOOKS
 from emanet.utils.errors import TrainingDivergedError
 
+from .checkpoint_hook import last_saved_checkpoint
+
 
 @HOOKS.register_module()
 class NonFiniteLossHook(Hook):
@@ -17,7 +19,8 @@ class NonFiniteLossHook(Hook):
     into the message hub as Python numbers, so the check costs no extra
     device synchronisation; and before ``CheckpointHook`` (priority
     ``LOW`` < ``VERY_LOW``), so the weights broken by the bad step are never
-    saved: the last checkpoint on disk stays the last good one.
+    saved: the last checkpoint on disk stays the last good one. One of the
+    hooks ``SegRunner`` adds when ``custom_hooks`` lacks them.
 
     Args:
         keys (str): Substring selecting the logged values to check.
@@ -55,10 +58,7 @@ class NonFiniteLossHook(Hook):
         if not bad:
             return
         terms = ', '.join(f'{k}={v}' for k, v in bad.items())
-        # SegRunner writes finite checkpoints only and tracks the last one.
-        last = getattr(runner, 'last_saved_checkpoint', None) or \
-            runner.message_hub.get_info('last_ckpt')
         raise TrainingDivergedError(
             f'Non-finite loss at iteration {runner.iter + 1} of '
             f'{runner.max_iters}: {terms}; training stopped before saving. '
-            f'{TrainingDivergedError.advice(last)}')
+            f'{TrainingDivergedError.advice(last_saved_checkpoint(runner))}')

@@ -9,6 +9,7 @@ import numpy as np
 from mmengine.logging import MMLogger, print_log
 
 from emanet.registry import METRICS
+from emanet.utils.image_io import write_png
 
 from .iou_metric import IoUMetric
 
@@ -37,8 +38,8 @@ class CityscapesMetric(IoUMetric):
             on the PNGs and ``*_gtFine_labelIds.png`` (class and category
             mIoU, in percent, as ``official_mIoU`` and
             ``official_category_mIoU``).
-        iou_metrics, nan_to_num, beta, collect_device, prefix: as
-            :class:`IoUMetric`.
+        iou_metrics, nan_to_num, beta, collect_device, prefix,
+            per_class_file: as :class:`IoUMetric`.
     """
 
     def __init__(self,
@@ -52,6 +53,7 @@ class CityscapesMetric(IoUMetric):
                  beta: int = 1,
                  collect_device: str = 'cpu',
                  prefix: Optional[str] = None,
+                 per_class_file: Optional[str] = None,
                  **kwargs) -> None:
         super().__init__(
             ignore_index=ignore_index,
@@ -61,22 +63,19 @@ class CityscapesMetric(IoUMetric):
             collect_device=collect_device,
             output_dir=output_dir,
             format_only=format_only,
-            prefix=prefix)
+            prefix=prefix,
+            per_class_file=per_class_file)
         self.keep_results = keep_results or format_only
         self.use_official_evaluator = use_official_evaluator
 
     def _write_label_ids(self, data_sample: dict) -> str:
-        from emanet.datasets.cityscapes_converter import (
-            atomic_write_bytes,
-            encode_png,
-        )
         from emanet.datasets.cityscapes_labels import train_id_to_id_table
         os.makedirs(self.output_dir, exist_ok=True)
         pred = data_sample['pred_sem_seg']['data'][0].cpu().numpy()
         label_ids = train_id_to_id_table()[pred.astype(np.uint8)]
         name = osp.splitext(osp.basename(data_sample['img_path']))[0]
         path = osp.abspath(osp.join(self.output_dir, f'{name}.png'))
-        atomic_write_bytes(path, encode_png(label_ids))
+        write_png(path, label_ids)
         return path
 
     def process(self, data_batch: dict, data_samples: Sequence[dict]) -> None:

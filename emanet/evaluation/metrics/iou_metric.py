@@ -1,4 +1,6 @@
 """IoUMetric: aAcc / mIoU / mAcc (and mDice, mFscore) over a whole set."""
+import json
+import math
 import os
 import os.path as osp
 from collections import OrderedDict
@@ -11,6 +13,8 @@ from mmengine.evaluator import BaseMetric
 from mmengine.logging import MMLogger, print_log
 
 from emanet.registry import METRICS
+from emanet.utils.atomic_io import atomic_write_text
+from emanet.utils.image_io import write_png
 
 ALLOWED_METRICS = ('mIoU', 'mDice', 'mFscore')
 
@@ -117,6 +121,11 @@ class IoUMetric(BaseMetric):
         prefix: prefix of the metric names (none by default: they are
             ``mIoU``, ``aAcc``, ... as in mmsegmentation; the loops log them
             as ``val/mIoU`` or ``test/mIoU``).
+        per_class_file: if set, each evaluation (every validation during
+            training too) also writes the per-class table it logs to this
+            JSON file, by the main process: ``{"Class": [names], "IoU":
+            [percent], "Acc": [...], ...}``, NaN (a class absent from both
+            prediction and ground truth) as ``null``.
     """
 
     default_prefix: Optional[str] = ''
@@ -130,6 +139,7 @@ class IoUMetric(BaseMetric):
                  output_dir: Optional[str] = None,
                  format_only: bool = False,
                  prefix: Optional[str] = None,
+                 per_class_file: Optional[str] = None,
                  **kwargs) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix)
         if isinstance(iou_metrics, str):
@@ -146,6 +156,7 @@ class IoUMetric(BaseMetric):
         self.beta = beta
         self.output_dir = output_dir
         self.format_only = format_only
+        self.per_class_file = per_class_file
         if self.output_dir and is_main_process():
             os.makedirs(self.output_dir, exist_ok=True)
 
@@ -178,18 +189,13 @@ class IoUMetric(BaseMetric):
         return confusion_matrix(pred, label, num_classes, self.ignore_index)
 
     def _write_prediction(self, data_sample: dict) -> None:
-        from emanet.datasets.cityscapes_converter import (
-            atomic_write_bytes,
-            encode_png,
-        )
         os.makedirs(self.output_dir, exist_ok=True)
         pred = data_sample['pred_sem_seg']['data'][0].cpu().numpy()
         if data_sample.get('reduce_zero_label', False):
             pred = pred + 1  # back to the data set's label values
         name = osp.splitext(osp.basename(data_sample['img_path']))[0]
-        atomic_write_bytes(
-            osp.join(self.output_dir, f'{name}.png'),
-            encode_png(pred.astype(np.uint8)))
+        write_png(osp.join(self.output_dir, f'{name}.png'),
+                  pred.astype(np.uint8))
 
     def process(self, data_batch: dict, data_samples: Sequence[dict]) -> None:
         """Store one confusion matrix per sample (and write predictions)."""
@@ -228,7 +234,19 @@ class IoUMetric(BaseMetric):
         for key, value in scores.items():
             if key != 'aAcc':
                 table[key] = [round(float(v) * 100, 2) for v in value]
-        self.per_class = table  # kept for tools/test.py's JSON
         print_log('per class results:', logger)
         print_log('\n' + format_table(table), logger=logger)
+        if self.per_class_file:
+            self.write_per_class(table)
         return summary
+
+    def write_per_class(self, table: 'OrderedDict[str, list]') -> None:
+        """Write the per-class table to ``per_class_file`` (NaN as null)."""
+        plain = {
+            key: [None if isinstance(v, float) and math.isnan(v) else v
+                  for v in values]
+            for key, values in table.items()
+        }
+        folder = osp.dirname(osp.abspath(self.per_class_file))
+        os.makedirs(folder, exist_ok=True)
+        atomic_write_text(self.per_class_file, json.dumps(plain, indent=2))

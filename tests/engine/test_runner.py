@@ -1,7 +1,7 @@
-"""Checkpoint writes are atomic: a save cut short keeps the previous one.
+"""SegRunner's checkpoint saving: a save cut short keeps the previous one.
 
-Work dirs that cannot be written and full disks stop with one line naming
-the path; temporary files of live processes survive the start-up cleanup.
+A full disk stops with one line naming the file and the previous checkpoint;
+temporary files of a killed save are removed when training resumes.
 """
 import errno
 import os
@@ -14,11 +14,7 @@ import torch
 from engine_toy import make_runner
 from mmengine.fileio.backends.local_backend import LocalBackend
 
-import emanet.utils.checkpoint as checkpoint_module
-from emanet.utils.checkpoint import (
-    load_checkpoint_file,
-    remove_stale_tmp_files,
-)
+from emanet.engine.checkpoint_loading import load_checkpoint_file
 from emanet.utils.errors import UserError, WorkDirError
 
 ENGINE_DIR = os.path.dirname(__file__)
@@ -83,47 +79,6 @@ def test_full_disk_names_the_file_and_keeps_previous(tmp_path, monkeypatch):
     assert not [p for p in os.listdir(tmp_path) if '.tmp-' in p]
 
 
-def test_unusable_work_dir_is_named(tmp_path, monkeypatch):
-    a_file = tmp_path / 'a_file'
-    a_file.write_text('')
-    for path in (a_file, a_file / 'below'):
-        with pytest.raises(WorkDirError) as err:
-            make_runner(path)
-        assert str(err.value).startswith(
-            f'Cannot use the work dir {path} (set by --work-dir or work_dir '
-            'in the config): a file, not a folder, has that name (or one '
-            'above it)')
-    # Root may write anywhere, so a folder without write permission is
-    # simulated: every file opened in the work dir is refused.
-    locked = tmp_path / 'locked'
-
-    def refuse(path, *args, **kwargs):
-        raise PermissionError(errno.EACCES, 'Permission denied', path)
-
-    monkeypatch.setattr(checkpoint_module, 'open', refuse, raising=False)
-    with pytest.raises(WorkDirError, match=f'Cannot use the work dir '
-                       f'{locked} .* no permission to write there'):
-        make_runner(locked)
-
-
-def test_stale_tmp_cleanup_spares_live_processes(tmp_path):
-    dead = subprocess.Popen([sys.executable, '-c', 'pass'])
-    dead.wait()
-    live = subprocess.Popen([sys.executable, '-c',
-                             'import time; time.sleep(60)'])
-    try:
-        names = [f'.iter_4.pth.tmp-{live.pid}', f'.iter_2.pth.tmp-{dead.pid}',
-                 f'.last_checkpoint.tmp-{os.getpid()}']
-        for name in names:
-            (tmp_path / name).write_bytes(b'partial')
-        assert sorted(remove_stale_tmp_files(str(tmp_path))) == \
-            sorted(names[1:])
-        assert os.listdir(tmp_path) == [names[0]]
-    finally:
-        live.kill()
-        live.wait()
-
-
 @pytest.mark.slow
 def test_killed_save_keeps_previous_checkpoint_and_resumes(tmp_path):
     script = tmp_path / 'train_and_die.py'
@@ -131,7 +86,7 @@ def test_killed_save_keeps_previous_checkpoint_and_resumes(tmp_path):
         import os, signal, sys
         from mmengine.fileio.backends.local_backend import LocalBackend
         from engine_toy import make_runner
-        from test_atomic_checkpoint import _half_write_put
+        from test_runner import _half_write_put
         LocalBackend.put = _half_write_put(
             lambda: os.kill(os.getpid(), signal.SIGKILL))
         make_runner({str(tmp_path / "wd")!r}, max_iters=4, interval=2,

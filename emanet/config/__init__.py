@@ -1,0 +1,21 @@
+"""Configuration: read a config file, merge overrides, check it.
+
+* :mod:`.reading`: read a file (errors name file and line), and
+  :func:`load_config`, which the tools use: read, merge, check.
+* :mod:`.overrides`: ``--cfg-options``, refused where they have no effect.
+* :mod:`.schedule`: the schedule follows a ``train_cfg.max_iters``
+  override.
+* :mod:`.checking`: unknown types and keys, wrong values, named before
+  anything is built; :mod:`.registries` and :mod:`.signatures` say what
+  each entry builds and accepts.
+"""
+from .checking import check_config
+from .overrides import CfgOptionsAction, check_cfg_options, merge_cfg_options
+from .reading import load_config, read_config, work_dir_source
+from .schedule import follow_max_iters
+
+__all__ = [
+    'CfgOptionsAction', 'check_cfg_options', 'check_config',
+    'follow_max_iters', 'load_config', 'merge_cfg_options', 'read_config',
+    'work_dir_source'
+]

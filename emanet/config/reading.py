@@ -1,0 +1,125 @@
+"""Read a config file, naming the file and line of what goes wrong."""
+import ast
+import os.path as osp
+import traceback
+from typing import List, Optional, Set
+
+from mmengine.config import Config
+
+from emanet.utils.errors import ConfigError
+
+from .checking import check_config
+from .overrides import merge_cfg_options
+
+
+def _base_files(tree: ast.Module) -> List[str]:
+    """The literal ``_base_`` entries of a parsed config file."""
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(
+                isinstance(t, ast.Name) and t.id == '_base_'
+                for t in node.targets):
+            try:
+                bases = ast.literal_eval(node.value)
+            except ValueError:
+                return []
+            return [bases] if isinstance(bases, str) else list(bases)
+    return []
+
+
+def _find_syntax_error(path: str, seen: Set[str]) -> Optional[SyntaxError]:
+    """The syntax error of ``path`` or of one of its ``_base_`` files."""
+    path = osp.abspath(path)
+    if path in seen or not osp.isfile(path):
+        return None
+    seen.add(path)
+    with open(path, encoding='utf-8') as f:
+        source = f.read()
+    try:
+        tree = ast.parse(source, filename=path)
+    except SyntaxError as e:
+        return e
+    for base in _base_files(tree):
+        found = _find_syntax_error(osp.join(osp.dirname(path), base), seen)
+        if found is not None:
+            return found
+    return None
+
+
+def read_config(path: str) -> Config:
+    """``Config.fromfile`` whose errors name the file and the line.
+
+    mmengine parses a config without its file name, so a syntax error
+    reads ``File "<unknown>", line 2``; other errors come with a long
+    traceback through mmengine's parser.
+
+    Raises:
+        ConfigError: the file (or one of its ``_base_`` files) is missing,
+            is not valid Python or fails when it runs.
+    """
+    if not osp.isfile(path):
+        raise ConfigError(f'config file {path} does not exist')
+    try:
+        return Config.fromfile(path)
+    except SyntaxError as e:
+        found = _find_syntax_error(path, set()) or e
+        where = (f'{found.filename}, line {found.lineno}'
+                 if found is not e else path)
+        text = f': {found.text.strip()}' if found.text else ''
+        raise ConfigError(f'{where}: syntax error ({found.msg}){text}; fix '
+                          'the config file') from e
+    except Exception as e:
+        # A config file runs as a module: its frame names file and line.
+        frames = [f for f in traceback.extract_tb(e.__traceback__)
+                  if f.name == '<module>']
+        where = (f'{frames[-1].filename}, line {frames[-1].lineno}'
+                 if frames else path)
+        raise ConfigError(f'{where}: {type(e).__name__}: {e} (while reading '
+                          f'config {path})') from e
+
+
+def load_config(path: str,
+                cfg_options: Optional[dict] = None,
+                work_dir: Optional[str] = None) -> Config:
+    """Read a config, apply ``--cfg-options`` and settle the work dir.
+
+    The work dir is ``work_dir`` if given, else the config's ``work_dir``,
+    else ``work_dirs/<config name>``.
+
+    Args:
+        path (str): The config file.
+        cfg_options (dict, optional): Overrides, as ``--cfg-options``
+            gives them.
+        work_dir (str, optional): The ``--work-dir`` of the tools.
+
+    Returns:
+        Config: The checked config.
+
+    Raises:
+        ConfigError: the file cannot be read (naming file and line), an
+            override would have no effect, or a key or value is wrong
+            (:func:`~emanet.config.checking.check_config`).
+    """
+    cfg = read_config(path)
+    merge_cfg_options(cfg, cfg_options)
+    check_config(cfg)  # before anything is created (work dir, logs)
+    if work_dir is not None:
+        cfg.work_dir = work_dir
+    elif cfg.get('work_dir') is None:
+        name = osp.splitext(osp.basename(path))[0]
+        cfg.work_dir = osp.join('./work_dirs', name)
+    return cfg
+
+
+def work_dir_source(cfg: Config, config_path: str,
+                    cli_work_dir: Optional[str]) -> str:
+    """What set ``cfg.work_dir`` (after :func:`load_config`), for messages.
+
+    Returns:
+        str: ``'--work-dir'``, ``'work_dir in <config>'`` or the default.
+    """
+    if cli_work_dir is not None:
+        return '--work-dir'
+    name = osp.splitext(osp.basename(config_path))[0]
+    if cfg.work_dir == osp.join('./work_dirs', name):
+        return 'default (work_dirs/<config name>)'
+    return f'work_dir in {config_path}'

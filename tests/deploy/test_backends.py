@@ -1,0 +1,89 @@
+"""The backend table and the backend segmentors' construction.
+
+Their predictions against PyTorch are in ``test_export.py``; the tools on
+an exported model in ``test_deploy_tools.py``.
+"""
+import pytest
+import torch
+from mmengine.registry import init_default_scope
+from tiny_emanet import build_plain_model
+
+from emanet.deploy.backends import (
+    BACKENDS,
+    DEFAULT_BACKEND,
+    EXPORTED_SUFFIXES,
+    BackendSegmentor,
+    ONNXRuntimeSegmentor,
+    backend_model_cfg,
+    is_exported_model,
+)
+from emanet.deploy.export import export_onnx
+from emanet.models.segmentors import BaseSegmentor
+from emanet.registry import MODELS
+from emanet.utils.errors import UserError
+
+MODEL_CFG = dict(data_preprocessor=dict(type='SegDataPreProcessor'),
+                 decode_head=dict(align_corners=False),
+                 test_cfg=dict(mode='whole'))
+
+
+@pytest.fixture(scope='module')
+def onnx_file(tmp_path_factory):
+    path = str(tmp_path_factory.mktemp('backends') / 'tiny.onnx')
+    export_onnx(build_plain_model(), path, (64, 64), dynamic=True)
+    return path
+
+
+def test_table_names_registered_backend_segmentors():
+    assert DEFAULT_BACKEND in BACKENDS
+    for backend, type_name in BACKENDS.items():
+        cls = MODELS.get(type_name)
+        assert cls is not None and issubclass(cls, BackendSegmentor), backend
+
+
+def test_exported_models_are_known_by_suffix():
+    assert EXPORTED_SUFFIXES == ('.onnx', )
+    assert is_exported_model('work/model.onnx')
+    assert is_exported_model('MODEL.ONNX')
+    assert not is_exported_model('iter_400.pth')
+    assert not is_exported_model(None) and not is_exported_model('')
+
+
+def test_backend_model_cfg_defaults_and_refuses_unknown():
+    cfg = backend_model_cfg(MODEL_CFG, 'm.onnx')
+    assert cfg['type'] == BACKENDS[DEFAULT_BACKEND]
+    assert cfg['model_file'] == 'm.onnx' and cfg['test_cfg'] == {
+        'mode': 'whole'}
+    assert cfg['data_preprocessor'] is not MODEL_CFG['data_preprocessor']
+    assert backend_model_cfg(MODEL_CFG, 'm.onnx', 'openvino',
+                             amp='bf16')['type'] == 'OpenVINOSegmentor'
+    with pytest.raises(UserError, match="backend 'tensorrt' is not "
+                       r"supported: use one of \['onnxruntime', "
+                       r"'openvino'\]"):
+        backend_model_cfg(MODEL_CFG, 'm.onnx', 'tensorrt')
+
+
+def test_backend_segmentor_builds_from_a_config_dict(onnx_file):
+    init_default_scope('emanet')
+    model = MODELS.build(dict(
+        type='ONNXRuntimeSegmentor', model_file=onnx_file,
+        data_preprocessor=dict(type='SegDataPreProcessor'),
+        test_cfg=dict(mode='whole')))
+    assert isinstance(model, ONNXRuntimeSegmentor)
+    assert isinstance(model, BaseSegmentor)
+    # BaseSegmentor's and mmengine's __init__ ran: nothing was skipped
+    assert model.test_cfg == dict(mode='whole') and not model.align_corners
+    assert model.init_cfg is None and model._is_init is False
+    assert type(model.data_preprocessor).__name__ == 'SegDataPreProcessor'
+    assert model.out_channels == model.num_classes == 5
+    x = torch.zeros(1, 3, 64, 64)
+    assert model(x, mode='tensor').shape == (1, 5, 8, 8)
+    assert model(x, mode='predict')[0].pred_sem_seg.data.shape == (1, 64,
+                                                                    64)
+
+
+def test_exported_model_cannot_train(onnx_file):
+    init_default_scope('emanet')
+    model = MODELS.build(backend_model_cfg(MODEL_CFG, onnx_file))
+    with pytest.raises(UserError, match='an exported model cannot train'):
+        model(torch.zeros(1, 3, 64, 64), [], mode='loss')

@@ -1,0 +1,74 @@
+"""Work dirs that cannot be written, and writes that failed, in one line."""
+import errno
+import os
+
+import pytest
+from engine_toy import make_runner
+
+import emanet.engine.work_dir as work_dir_module
+from emanet.engine.work_dir import check_work_dir, os_reason, write_error
+from emanet.utils.errors import UserError, WorkDirError
+
+
+def test_work_dir_is_created_and_probe_removed(tmp_path):
+    path = tmp_path / 'a' / 'b'
+    check_work_dir(str(path), '--work-dir')
+    assert path.is_dir() and os.listdir(path) == []
+
+
+def test_unusable_work_dir_is_named(tmp_path, monkeypatch):
+    a_file = tmp_path / 'a_file'
+    a_file.write_text('')
+    for path in (a_file, a_file / 'below'):
+        with pytest.raises(WorkDirError) as err:
+            check_work_dir(str(path), '--work-dir')
+        assert str(err.value).startswith(
+            f'Cannot use the work dir {path} (set by --work-dir): a file, '
+            'not a folder, has that name (or one above it)')
+        assert str(err.value).endswith(
+            f'Choose a writable folder with --work-dir, or fix {path}.')
+        # The runner checks before it builds anything.
+        with pytest.raises(WorkDirError) as err:
+            make_runner(path)
+        assert str(err.value).startswith(
+            f'Cannot use the work dir {path} (set by --work-dir or work_dir '
+            'in the config): a file, not a folder, has that name (or one '
+            'above it)')
+    # Root may write anywhere, so a folder without write permission is
+    # simulated: every file opened in the work dir is refused.
+    locked = tmp_path / 'locked'
+
+    def refuse(path, *args, **kwargs):
+        raise PermissionError(errno.EACCES, 'Permission denied', path)
+
+    monkeypatch.setattr(work_dir_module, 'open', refuse, raising=False)
+    with pytest.raises(WorkDirError, match=f'Cannot use the work dir '
+                       f'{locked} .* no permission to write there'):
+        make_runner(locked)
+
+
+@pytest.mark.parametrize('code, reason', [
+    (errno.ENOSPC, 'the disk is full (or the quota is used up)'),
+    (errno.EDQUOT, 'the disk is full (or the quota is used up)'),
+    (errno.EROFS, 'no permission to write there (or a read-only file '
+     'system)'),
+    (errno.ENOTDIR, 'a file, not a folder, has that name (or one above '
+     'it)'),
+    (errno.EIO, os.strerror(errno.EIO)),
+])
+def test_os_reason_in_words(code, reason):
+    assert os_reason(OSError(code, os.strerror(code))) == reason
+
+
+def test_write_error_names_file_and_previous_checkpoint():
+    full = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    err = write_error('/wd/iter_4.pth', full, '/wd/iter_2.pth')
+    assert isinstance(err, WorkDirError) and isinstance(err, UserError)
+    assert str(err) == (
+        'Could not write /wd/iter_4.pth: the disk is full (or the quota is '
+        'used up) [[Errno 28] No space left on device]. The previous '
+        'checkpoint /wd/iter_2.pth is intact and named in last_checkpoint. '
+        'Free space there or choose another folder (--work-dir, or '
+        'work_dir in the config), then continue with --resume.')
+    assert 'No earlier checkpoint of this run exists.' in str(
+        write_error('/wd/iter_2.pth', full, None))
