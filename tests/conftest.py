@@ -1,29 +1,8 @@
 """Shared pytest setup: few threads, clean mmengine singletons."""
-from pathlib import Path
-
 import pytest
 import torch
 
 torch.set_num_threads(2)
-
-TESTS = Path(__file__).resolve().parent
-# Tests whose results depend on float rounding (model parity, fast path,
-# export, AMP): marked ``numerics``, and the README's test command runs them
-# a second time as on an AVX2-only CPU, so a portability break fails CI on
-# any machine.
-NUMERICS = ('models', 'deploy', 'utils', 'engine/test_optim_wrappers.py',
-            'tools/test_benchmark.py',
-            'tools/test_train_test_tools.py::'
-            'test_fast_and_amp_paths_match_plain')
-
-
-def pytest_collection_modifyitems(items) -> None:
-    for item in items:
-        path = Path(str(item.fspath)).resolve().relative_to(TESTS)
-        node = path.as_posix() + '::' + item.name
-        if any(node == p or node.startswith((p + '/', p + '::'))
-               for p in NUMERICS):
-            item.add_marker(pytest.mark.numerics)
 
 
 @pytest.fixture(scope='module')

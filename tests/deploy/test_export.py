@@ -27,6 +27,10 @@ from emanet.deploy.export import META_KEY, compare, export_onnx, require
 from emanet.registry import MODELS
 from emanet.utils.errors import UserError
 
+# Float-rounding sensitive: the README test command runs these again as
+# on an AVX2-only CPU.
+pytestmark = pytest.mark.numerics
+
 DEMO_CONFIG = osp.join(
     REPO, 'configs/emanet/emanet_r18-d8_1xb4-400_cityscapes-demo-256x512.py')
 META = dict(classes=['a', 'b', 'c', 'd', 'e'],

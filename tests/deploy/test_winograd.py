@@ -16,6 +16,10 @@ from emanet.deploy.winograd import (
     winograd_eligible,
 )
 
+# Float-rounding sensitive: the README test command runs these again as
+# on an AVX2-only CPU.
+pytestmark = pytest.mark.numerics
+
 
 def reference(conv: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
     """The direct convolution in float64, cast back to float32."""

@@ -1,6 +1,7 @@
 """Building a segmentor outside the Runner."""
 import copy
 
+import pytest
 import torch
 from tiny_emanet import tiny_emanet_cfg
 
@@ -8,6 +9,10 @@ from emanet.models.builder import (
     build_model_outside_runner,
     revert_sync_bn_cfg,
 )
+
+# Float-rounding sensitive: the README test command runs these again as
+# on an AVX2-only CPU.
+pytestmark = pytest.mark.numerics
 
 SYNC = dict(type='SyncBN', requires_grad=True)
 

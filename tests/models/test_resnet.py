@@ -5,6 +5,10 @@ from torch.nn.modules.batchnorm import _BatchNorm
 
 from emanet.models.backbones import BasicBlock, Bottleneck, ResNetV1c
 
+# Float-rounding sensitive: the README test command runs these again as
+# on an AVX2-only CPU.
+pytestmark = pytest.mark.numerics
+
 
 def tiny(depth: int = 50, **kwargs) -> ResNetV1c:
     cfg = dict(depth=depth, stem_channels=8, base_channels=2,

@@ -8,6 +8,10 @@ from tool_loader import REPO, load_tool
 from emanet.utils import precision
 from emanet.utils.precision import bf16_is_native, cpu_description
 
+# Float-rounding sensitive: the README test command runs these again as
+# on an AVX2-only CPU.
+pytestmark = pytest.mark.numerics
+
 DEMO_CFG = osp.join(REPO, 'configs', 'emanet',
                     'emanet_r18-d8_1xb4-400_cityscapes-demo-256x512.py')
 BF16_OR_FP32 = 'bfloat16' if bf16_is_native('cpu') else 'off (float32)'

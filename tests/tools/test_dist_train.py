@@ -9,8 +9,8 @@ import textwrap
 
 import pytest
 import torch
-from test_resume import scores
-from tiny_demo import write_tiny_config
+from tiny_demo import scores, write_tiny_config
+from tool_loader import load_tool
 
 from emanet.models.decode_heads.ema_head import EMAModule
 
@@ -126,7 +126,7 @@ def test_two_process_training_and_evaluation(tmp_path, demo_data_root,
               '--work-dir', tmp_path / 'test2', cwd=tmp_path, env=env)
     with open(tmp_path / 'test2' / 'test_metrics.json') as f:
         two = json.load(f)['metrics']
-    from tools.test import main as test_main
+    test_main = load_tool('tools/test.py').main
     monkeypatch.syspath_prepend(str(tmp_path))  # custom_imports
     one = test_main([str(config), str(work_dir / 'iter_3.pth'),
                      '--work-dir', str(tmp_path / 'test1')])

@@ -11,7 +11,8 @@ import shutil
 import numpy as np
 import pytest
 import torch
-from tiny_demo import write_tiny_config
+from tiny_demo import scores, write_tiny_config
+from tool_loader import load_tool
 
 from emanet.engine.checkpoint_loading import load_checkpoint_file
 
@@ -37,12 +38,8 @@ def loss_history(ckpt: dict) -> dict:
             if key.startswith('train/') and 'loss' in key}
 
 
-def scores(metrics: dict) -> dict:
-    return {k: v for k, v in metrics.items() if k not in ('time', 'data_time')}
-
-
 def train(*args):
-    from tools.train import main
+    main = load_tool('tools/train.py').main
     return main([*map(str, args), '--deterministic'])
 
 
@@ -117,7 +114,7 @@ def released_layout(ckpt: dict, layout: str) -> dict:
 @pytest.mark.slow
 def test_mmsegmentation_layout_checkpoints(uninterrupted, tmp_path, capsys):
     """tools/test.py and --load-from take mmsegmentation-style files."""
-    from tools.test import main as test_main
+    test_main = load_tool('tools/test.py').main
     config, full_dir, full_metrics = uninterrupted
     ckpt = load_checkpoint_file(osp.join(full_dir, 'iter_4.pth'))
     old, new = tmp_path / 'mmseg0.x.pth', tmp_path / 'mmseg1.x.pth'

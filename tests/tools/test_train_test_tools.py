@@ -4,47 +4,20 @@ One tiny training run (demo data, ResNetV1c-18 with 8 base channels,
 64x128 crops, 2 iterations, validation at the end) feeds every test run.
 """
 import glob
-import importlib.util
 import json
 import os
 import os.path as osp
 import shutil
-import sys
 
 import cv2
 import numpy as np
 import pytest
 from mmengine.config import Config
-from tiny_demo import DEMO_CONFIG, REPO, write_tiny_config
+from tiny_demo import DEMO_CONFIG, REPO, TOOLS_EXTRA, write_tiny_config
+from tool_loader import load_tool
 
 METRIC_KEYS = {'aAcc', 'mIoU', 'mAcc'}
-# Two validations would cost time: train 2 iterations, validate once. Two
-# views (one scale, flip off/on) keep --aug-test fast.
-TOOLS_EXTRA = '''
-train_cfg = dict(max_iters=2, val_interval=2)
-tta_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='TestTimeAug', transforms=[
-        [dict(type='Resize', scale=(128, 64), keep_ratio=True)],
-        [dict(type='RandomFlip', prob=0., direction='horizontal'),
-         dict(type='RandomFlip', prob=1., direction='horizontal')],
-        [dict(type='LoadAnnotations')],
-        [dict(type='PackSegInputs')],
-    ]),
-]
-'''
 
-
-def load_tool(relpath: str):
-    """Import a script under tools/ or demo/ as a module."""
-    if REPO not in sys.path:
-        sys.path.insert(0, REPO)
-    name = 'tool_' + relpath.replace('/', '_')[:-3]
-    spec = importlib.util.spec_from_file_location(
-        name, osp.join(REPO, relpath))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope='module')
@@ -132,6 +105,7 @@ def test_test_tool_metrics_json_out_and_show_dir(trained, tiny_config,
 
 
 @pytest.mark.slow
+@pytest.mark.numerics
 def test_fast_and_amp_paths_match_plain(trained, tiny_config, tmp_path):
     _, ckpt, train_metrics = trained
     test_tool = load_tool('tools/test.py')

@@ -9,8 +9,8 @@ import os.path as osp
 import pytest
 import torch
 from mmengine.runner import ValLoop
-from test_train_test_tools import load_tool
 from tiny_demo import write_tiny_config
+from tool_loader import load_tool
 
 from emanet.engine.checkpoint_loading import load_checkpoint_file
 from emanet.utils.errors import CheckpointError, WorkDirError

@@ -14,6 +14,10 @@ from emanet.utils.benchmarking import (
 )
 from emanet.utils.precision import cpu_description
 
+# Float-rounding sensitive: the README test command runs these again as
+# on an AVX2-only CPU.
+pytestmark = pytest.mark.numerics
+
 
 def test_timer_reads_increasing_seconds():
     timer = Timer('cpu')

@@ -6,6 +6,10 @@ import torch
 
 from emanet.utils import precision
 
+# Float-rounding sensitive: the README test command runs these again as
+# on an AVX2-only CPU.
+pytestmark = pytest.mark.numerics
+
 AVX512_ONLY = frozenset({'avx2', 'avx512f', 'avx512bw', 'avx512vl'})
 ZEN4 = AVX512_ONLY | {'avx512_bf16'}
 

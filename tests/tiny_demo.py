@@ -5,9 +5,26 @@ iterations with validation every 2, no data loader workers.
 """
 import os.path as osp
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+from tool_loader import REPO
+
 DEMO_CONFIG = osp.join(
     REPO, 'configs/emanet/emanet_r18-d8_1xb4-400_cityscapes-demo-256x512.py')
+
+# Two validations would cost time: train 2 iterations, validate once. Two
+# views (one scale, flip off/on) keep --aug-test fast.
+TOOLS_EXTRA = '''
+train_cfg = dict(max_iters=2, val_interval=2)
+tta_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='TestTimeAug', transforms=[
+        [dict(type='Resize', scale=(128, 64), keep_ratio=True)],
+        [dict(type='RandomFlip', prob=0., direction='horizontal'),
+         dict(type='RandomFlip', prob=1., direction='horizontal')],
+        [dict(type='LoadAnnotations')],
+        [dict(type='PackSegInputs')],
+    ]),
+]
+'''
 
 TINY = '''
 _base_ = {base!r}
@@ -67,3 +84,8 @@ def write_tiny_config(path, data_root, extra: str = '') -> str:
     with open(path, 'w') as f:
         f.write(TINY.format(base=DEMO_CONFIG, root=str(data_root)) + extra)
     return path
+
+
+def scores(metrics: dict) -> dict:
+    """Logged values without the timings, which differ between runs."""
+    return {k: v for k, v in metrics.items() if k not in ('time', 'data_time')}
