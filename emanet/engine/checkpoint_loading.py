@@ -187,7 +187,38 @@ def get_state_dict(checkpoint: dict,
         for pattern, repl in revise_keys:
             key = re.sub(pattern, repl, key)
         out[key] = value
+    # Module versions (``_metadata``) tell load_state_dict how old
+    # BatchNorm states are laid out.
+    out._metadata = getattr(state_dict, '_metadata', OrderedDict())
     return out
+
+
+def load_weights(model: nn.Module,
+                 checkpoint: dict,
+                 filename: str,
+                 strict: bool = False,
+                 partial_hint: str = '',
+                 revise_keys: List[Tuple[str, str]] = (
+                     (r'^module\.', ''), )) -> None:
+    """Load a checkpoint's weights into ``model`` once they are checked.
+
+    Values, shapes and (with ``strict``) keys are checked first, see
+    :func:`check_state_dict_fits` (also for ``partial_hint``).
+
+    Args:
+        model (nn.Module): The model built from the config.
+        checkpoint (dict): A checkpoint read by :func:`load_checkpoint_file`.
+        filename (str): Named in the messages.
+        strict (bool): Also refuse missing and unexpected keys.
+        partial_hint (str): How to load partial weights on purpose.
+        revise_keys (list): ``(pattern, replacement)`` pairs applied to the
+            keys (``module.`` of a DDP wrapper removed by default).
+    """
+    from mmengine.runner.checkpoint import load_state_dict
+    state_dict = get_state_dict(checkpoint, revise_keys)
+    check_state_dict_fits(model, state_dict, filename, strict=strict,
+                          partial_hint=partial_hint)
+    load_state_dict(model, state_dict, strict=strict)
 
 
 def load_checkpoint(model: nn.Module,
@@ -197,17 +228,13 @@ def load_checkpoint(model: nn.Module,
                     partial_hint: str = '') -> dict:
     """Safely load a checkpoint file into ``model`` with clear errors.
 
-    For code outside the Runner (``init_model``, scripts). Values, shapes
-    and (with ``strict``) keys are checked first, see
-    :func:`check_state_dict_fits` (also for ``partial_hint``).
+    For code outside the Runner (``init_model``, scripts); see
+    :func:`load_weights`.
 
     Returns:
         dict: The whole checkpoint (``meta`` included when present).
     """
     checkpoint = load_checkpoint_file(filename, map_location)
-    state_dict = get_state_dict(checkpoint)
-    check_state_dict_fits(model, state_dict, filename, strict=strict,
-                          partial_hint=partial_hint)
-    from mmengine.runner.checkpoint import load_state_dict
-    load_state_dict(model, state_dict, strict=strict)
+    load_weights(model, checkpoint, filename, strict=strict,
+                 partial_hint=partial_hint)
     return checkpoint

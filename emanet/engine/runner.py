@@ -17,7 +17,6 @@ from mmengine.model import (
     revert_sync_batchnorm,
 )
 from mmengine.runner import Runner
-from mmengine.runner.checkpoint import _load_checkpoint_to_model
 
 from emanet.registry import RUNNERS
 from emanet.utils.atomic_io import atomic_path
@@ -28,8 +27,8 @@ from emanet.utils.errors import (
 )
 
 from .checkpoint_capture import CheckpointCaptured, CheckpointCaptureHook
-from .checkpoint_fitting import check_state_dict_fits, nonfinite_tensors
-from .checkpoint_loading import get_state_dict, load_checkpoint_file
+from .checkpoint_fitting import nonfinite_tensors
+from .checkpoint_loading import load_checkpoint_file, load_weights
 from .hooks import (
     FastInferenceHook,
     FinalValidationHook,
@@ -200,12 +199,9 @@ class SegRunner(Runner):
         wrapped = is_model_wrapper(self.model) or isinstance(
             self.model, BaseTTAModel)
         model = self.model.module if wrapped else self.model
-        check_state_dict_fits(
-            model, get_state_dict(checkpoint, revise_keys), filename,
-            strict=strict,
-            partial_hint='' if self._resuming else PARTIAL_HINT)
-        checkpoint = _load_checkpoint_to_model(
-            model, checkpoint, strict, revise_keys=revise_keys)
+        load_weights(model, checkpoint, filename, strict=strict,
+                     partial_hint='' if self._resuming else PARTIAL_HINT,
+                     revise_keys=revise_keys)
         self._has_loaded = True
         self.logger.info(f'Load checkpoint from {filename}')
         return checkpoint
