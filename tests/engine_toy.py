@@ -3,7 +3,7 @@
 The model draws from torch's generator (dropout) and the data set from
 numpy's (a random offset per sample, like an augmentation), so a resume
 that does not restore both would be caught. Also importable by the scripts
-the tests run in a subprocess (``PYTHONPATH=tests/engine``).
+the tests run in a subprocess (``PYTHONPATH=tests``).
 """
 import time
 

@@ -37,11 +37,7 @@ from emanet.engine.hooks.fast_inference_hook import (
 from emanet.engine.work_dir import check_work_dir
 from emanet.evaluation import IoUMetric
 from emanet.registry import METRICS
-from emanet.utils.errors import (
-    DEBUG_HELP,
-    ConfigError,
-    run_tool,
-)
+from emanet.utils.errors import DEBUG_HELP, ConfigError, UserError, run_tool
 
 # Where the per-class table of the test metric goes, in the work dir.
 PER_CLASS_JSON = 'test_per_class.json'
@@ -175,7 +171,6 @@ def _drop_annotations(pipeline: list) -> list:
 
 def use_exported_model(cfg: Config, args: argparse.Namespace) -> None:
     """Make ``cfg.model`` the backend segmentor of an ``.onnx`` file."""
-    from emanet.utils.errors import UserError
     if args.fast or cfg.get('fast_inference') is not None:
         raise UserError(f'{args.checkpoint}: --fast and fast_inference are '
                         'for PyTorch checkpoints; an exported model runs as '

@@ -1,4 +1,5 @@
-"""Config adjustments shared by the tools and the inference API."""
+"""Small helpers the tools and the inference API share: option types, the
+device, the Runner of a config."""
 import argparse
 from typing import Optional
 

@@ -7,14 +7,13 @@ import numpy as np
 import pytest
 import torch
 import torch.nn as nn
+from tiny_demo import DEMO_CONFIG
+from tool_loader import REPO
 
 from emanet.apis import inference_model, init_model, show_result
 from emanet.structures import SegDataSample
 from emanet.utils.errors import CheckpointError
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-DEMO_CONFIG = osp.join(
-    REPO, 'configs/emanet/emanet_r18-d8_1xb4-400_cityscapes-demo-256x512.py')
 # A narrow ResNetV1c-18 and a half-size test resize keep this fast.
 TINY = {
     'model.backbone.stem_channels': 8,

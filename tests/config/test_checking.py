@@ -4,13 +4,11 @@ import os.path as osp
 
 import pytest
 from mmengine.config import Config
+from tiny_demo import DEMO_CONFIG
+from tool_loader import REPO
 
 from emanet.config import check_config, load_config
 from emanet.utils.errors import ConfigError
-
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-DEMO_CONFIG = osp.join(
-    REPO, 'configs/emanet/emanet_r18-d8_1xb4-400_cityscapes-demo-256x512.py')
 
 
 @pytest.mark.parametrize(

@@ -1,16 +1,12 @@
 """--cfg-options: refused where they would change nothing."""
 import argparse
-import os.path as osp
 
 import pytest
+from tiny_demo import DEMO_CONFIG
 
 from emanet.config import CfgOptionsAction, load_config, read_config
 from emanet.config.overrides import check_cfg_options
 from emanet.utils.errors import ConfigError
-
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-DEMO_CONFIG = osp.join(
-    REPO, 'configs/emanet/emanet_r18-d8_1xb4-400_cityscapes-demo-256x512.py')
 
 
 @pytest.mark.parametrize('option, value, use', [

@@ -2,13 +2,10 @@
 import os.path as osp
 
 import pytest
+from tiny_demo import DEMO_CONFIG
 
 from emanet.config import load_config, read_config, work_dir_source
 from emanet.utils.errors import ConfigError
-
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-DEMO_CONFIG = osp.join(
-    REPO, 'configs/emanet/emanet_r18-d8_1xb4-400_cityscapes-demo-256x512.py')
 
 
 def test_syntax_error_names_file_and_line(tmp_path):

@@ -14,15 +14,13 @@ import torch.nn as nn
 from mmengine.model import BaseModel
 from mmengine.optim import LinearLR, PolyLR
 from mmengine.runner import Runner
+from tiny_demo import DEMO_CONFIG, write_tiny_config
 from tool_loader import load_tool
 
 from emanet.config import load_config
 from emanet.registry import PARAM_SCHEDULERS
 from emanet.utils.errors import ConfigError
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-DEMO_CONFIG = osp.join(
-    REPO, 'configs/emanet/emanet_r18-d8_1xb4-400_cityscapes-demo-256x512.py')
 BASE_LR = 0.05  # the demo config's
 CUT_WARNING = 'the schedule is cut where the run ends'
 
@@ -203,48 +201,17 @@ def test_lr_of_a_longer_run_equals_mmengine_for_the_written_schedule():
 
 
 # -- a smoke run through tools/train.py -----------------------------------
-TINY = '''
-_base_ = {base!r}
-data_root = {root!r}
-crop_size = (64, 128)
-train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='LoadAnnotations'),
-    dict(type='RandomCrop', crop_size=crop_size),
-    dict(type='PackSegInputs'),
-]
-test_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='Resize', scale=(128, 64), keep_ratio=True),
-    dict(type='LoadAnnotations'),
-    dict(type='PackSegInputs'),
-]
-train_dataloader = dict(
-    batch_size=1, num_workers=0, persistent_workers=False,
-    dataset=dict(data_root=data_root, pipeline=train_pipeline))
-val_dataloader = dict(
-    batch_size=1, num_workers=0, persistent_workers=False,
-    dataset=dict(data_root=data_root, pipeline=test_pipeline))
-test_dataloader = val_dataloader
-model = dict(
-    data_preprocessor=dict(size=crop_size),
-    backbone=dict(stem_channels=8, base_channels=8),
-    decode_head=dict(in_channels=64, channels=16, ema_channels=16,
-                     num_bases=8),
-    auxiliary_head=dict(in_channels=32, channels=8))
-default_hooks = dict(logger=dict(interval=1), visualization=dict(draw=False))
-log_processor = dict(window_size=1)
-'''
+# One validation, at the end of the run.
+SMOKE = 'train_cfg = dict(max_iters=4, val_interval=4)\n'
 
 
 @pytest.mark.slow
 def test_five_iterations_train_with_the_warmup_lrs(demo_data_root, tmp_path,
                                                    capsys):
     main = load_tool('tools/train.py').main
-    config = tmp_path / 'tiny.py'
-    config.write_text(TINY.format(base=DEMO_CONFIG, root=demo_data_root))
+    config = write_tiny_config(tmp_path / 'tiny.py', demo_data_root, SMOKE)
     work_dir = tmp_path / 'work'
-    main([str(config), '--work-dir', str(work_dir), '--cfg-options',
+    main([config, '--work-dir', str(work_dir), '--cfg-options',
           'train_cfg.max_iters=5'])
     warnings = [line for line in _warning_lines(capsys.readouterr().out)
                 if CUT_WARNING in line]

@@ -1,7 +1,6 @@
 """The generated demo data set: layout, labels, determinism, atomicity,
 and generation as a step before the data sets, which only read."""
 import hashlib
-import importlib.util
 import json
 import os
 import subprocess
@@ -14,6 +13,8 @@ import cv2
 import numpy as np
 import pytest
 from mmengine.config import Config
+from tiny_demo import write_tiny_config
+from tool_loader import REPO, load_tool
 
 import emanet.datasets.demo_data as demo_data
 from emanet.datasets import CityscapesDemoDataset
@@ -28,17 +29,8 @@ from emanet.datasets.demo_data import (
 from emanet.registry import DATASETS
 from emanet.utils.errors import DataRootError, MissingDataError
 
-ROOT = Path(__file__).resolve().parents[2]
 GENERATED = 'generated the demo data set'
 VAL = dict(img_path='leftImg8bit/val', seg_map_path='gtFine/val')
-
-
-def load_module(path: Path, name: str):
-    """Import a script (a tool, a test helper) from its file."""
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture
@@ -232,7 +224,7 @@ def test_concurrent_steps_make_one_data_set(tmp_path):
         subprocess.Popen(
             [sys.executable, '-c', CONCURRENT, str(root),
              str(tmp_path / f'ready{i}'), str(go)],
-            cwd=str(ROOT), env=env, stdout=subprocess.PIPE,
+            cwd=REPO, env=env, stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT, text=True) for i in range(2)
     ]
     deadline = time.monotonic() + 120
@@ -252,23 +244,18 @@ def test_concurrent_steps_make_one_data_set(tmp_path):
 
 def test_train_tool_generates_missing_demo_data_first(tmp_path, small,
                                                       capsys):
-    tiny = load_module(ROOT / 'tests' / 'tools' / 'tiny_demo.py',
-                       'tiny_demo_for_demo_data')
     root = tmp_path / 'data' / 'cityscapes_demo'
-    config = tiny.write_tiny_config(
+    config = write_tiny_config(
         tmp_path / 'tiny.py', root,
         'train_cfg = dict(max_iters=1, val_interval=1)\n')
-    train = load_module(ROOT / 'tools' / 'train.py', 'train_for_demo_data')
+    train = load_tool('tools/train.py')
     metrics = train.main([config, '--work-dir', str(tmp_path / 'work')])
     assert 'mIoU' in metrics and is_demo_data(str(root))
     assert capsys.readouterr().out.count(GENERATED) == 1
 
 
 def test_cli(tmp_path, capsys):
-    path = ROOT / 'tools' / 'misc' / 'make_demo_data.py'
-    spec = importlib.util.spec_from_file_location('make_demo_data', path)
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    tool = load_tool('tools/misc/make_demo_data.py')
     out = str(tmp_path / 'd')
     args = ['--out', out, '--num-train', '2', '--num-val', '1']
     assert tool.main(args) == 0
@@ -289,7 +276,7 @@ def test_killed_generation_leaves_no_temporary_folder(tmp_path):
         'd.convert_cityscapes = lambda *a, **k: os.kill(os.getpid(), '
         'signal.SIGKILL)\n'
         f'd.generate_demo_data({str(tmp_path / "demo")!r}, 1, 1)\n')
-    proc = subprocess.Popen([sys.executable, '-c', script], cwd=str(ROOT),
+    proc = subprocess.Popen([sys.executable, '-c', script], cwd=REPO,
                             stderr=subprocess.PIPE)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == -signal.SIGKILL, err[-2000:]

@@ -1,7 +1,7 @@
 """The backend table and the backend segmentors' construction.
 
 Their predictions against PyTorch are in ``test_export.py``; the tools on
-an exported model in ``test_deploy_tools.py``.
+an exported model in ``tests/tools/test_pytorch2onnx.py``.
 """
 import pytest
 import torch
@@ -14,6 +14,7 @@ from emanet.deploy.backends import (
     EXPORTED_SUFFIXES,
     BackendSegmentor,
     ONNXRuntimeSegmentor,
+    OpenVINOSegmentor,
     backend_model_cfg,
     is_exported_model,
 )
@@ -91,3 +92,34 @@ def test_exported_model_cannot_train(onnx_file):
     model = MODELS.build(backend_model_cfg(MODEL_CFG, onnx_file))
     with pytest.raises(UserError, match='an exported model cannot train'):
         model(torch.zeros(1, 3, 64, 64), [], mode='loss')
+
+
+def test_openvino_bf16_falls_back_where_emulated(onnx_file, monkeypatch):
+    from emanet.utils import precision
+    monkeypatch.setattr(precision, 'bf16_is_native', lambda device: False)
+    monkeypatch.delenv('EMANET_FORCE_BF16', raising=False)
+    init_default_scope('emanet')
+    cfg = dict(data_preprocessor=dict(type='SegDataPreProcessor'),
+               decode_head={})
+    model = MODELS.build(backend_model_cfg(cfg, onnx_file, 'openvino',
+                                           amp='bf16'))
+    assert isinstance(model, OpenVINOSegmentor) and model.amp_dtype is None
+    assert model.compiled.get_property('INFERENCE_PRECISION_HINT') \
+        .to_string() == 'f32'
+
+
+@pytest.mark.parametrize('content', [b'\x00\x01garbage' * 10,
+                                     b'{"not": "onnx"}'])
+def test_corrupt_file_is_one_line_naming_it(tmp_path, content):
+    path = tmp_path / 'broken.onnx'
+    path.write_bytes(content)
+    init_default_scope('emanet')
+    with pytest.raises(UserError) as err:
+        MODELS.build(backend_model_cfg(MODEL_CFG, str(path),
+                                       'onnxruntime'))
+    message = str(err.value)
+    assert '\n' not in message and str(path) in message
+    assert 'pytorch2onnx.py' in message
+    with pytest.raises(UserError, match='not found: .*missing.onnx'):
+        MODELS.build(backend_model_cfg(
+            MODEL_CFG, str(tmp_path / 'missing.onnx'), 'openvino'))

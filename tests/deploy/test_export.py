@@ -8,18 +8,16 @@ pixel's class on all but near-tied pixels (hence >= 99.9% equal pixels,
 not 100%).
 """
 import copy
-import os.path as osp
 import sys
 
 import pytest
 import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
-from tool_loader import REPO
+from tiny_demo import DEMO_CONFIG
 
 from emanet.deploy.backends import (
     BACKENDS,
-    OpenVINOSegmentor,
     backend_model_cfg,
     onnx_input_shape,
 )
@@ -30,9 +28,6 @@ from emanet.utils.errors import UserError
 # Float-rounding sensitive: the README test command runs these again as
 # on an AVX2-only CPU.
 pytestmark = pytest.mark.numerics
-
-DEMO_CONFIG = osp.join(
-    REPO, 'configs/emanet/emanet_r18-d8_1xb4-400_cityscapes-demo-256x512.py')
 META = dict(classes=['a', 'b', 'c', 'd', 'e'],
             palette=[[0, 0, 0], [1, 1, 1], [2, 2, 2], [3, 3, 3], [4, 4, 4]])
 
@@ -91,20 +86,6 @@ def test_backend_slide_inference_shares_the_windows(tiny_onnx, backend):
     assert agreement >= 0.999
 
 
-def test_openvino_bf16_falls_back_where_emulated(tiny_onnx, monkeypatch):
-    from emanet.utils import precision
-    monkeypatch.setattr(precision, 'bf16_is_native', lambda device: False)
-    monkeypatch.delenv('EMANET_FORCE_BF16', raising=False)
-    init_default_scope('emanet')
-    cfg = dict(data_preprocessor=dict(type='SegDataPreProcessor'),
-               decode_head={})
-    model = MODELS.build(backend_model_cfg(cfg, tiny_onnx[1], 'openvino',
-                                           amp='bf16'))
-    assert isinstance(model, OpenVINOSegmentor) and model.amp_dtype is None
-    assert model.compiled.get_property('INFERENCE_PRECISION_HINT') \
-        .to_string() == 'f32'
-
-
 def test_static_export_refuses_other_shapes(tmp_path):
     from tiny_emanet import build_plain_model
     model = build_plain_model()
@@ -118,20 +99,6 @@ def test_static_export_refuses_other_shapes(tmp_path):
         exported.predict(torch.zeros(1, 3, 64, 96))
     proto = __import__('onnx').load(path)
     assert META_KEY not in {p.key for p in proto.metadata_props}
-
-
-@pytest.mark.parametrize('content', [b'\x00\x01garbage' * 10,
-                                     b'{"not": "onnx"}'])
-def test_corrupt_file_is_one_line_naming_it(tmp_path, content):
-    path = tmp_path / 'broken.onnx'
-    path.write_bytes(content)
-    with pytest.raises(UserError) as err:
-        build_backend(None, str(path), 'onnxruntime')
-    message = str(err.value)
-    assert '\n' not in message and str(path) in message
-    assert 'pytorch2onnx.py' in message
-    with pytest.raises(UserError, match='not found: .*missing.onnx'):
-        build_backend(None, str(tmp_path / 'missing.onnx'), 'openvino')
 
 
 def test_missing_runtime_names_the_extra(monkeypatch):

@@ -121,39 +121,6 @@ def test_prepare_twice_is_refused(plain_model):
         prepare_for_inference(model)
 
 
-@pytest.mark.parametrize('stride,dilation,bias', [(1, 1, True),
-                                                   (2, 2, False)])
-def test_input_split_conv_equals_conv(stride, dilation, bias):
-    from emanet.deploy.conv_split import InputSplitConv2d
-    torch.manual_seed(0)
-    conv = nn.Conv2d(40, 6, 3, stride=stride, padding=dilation,
-                     dilation=dilation, bias=bias).eval()
-    split = InputSplitConv2d(conv, chunk=16)
-    assert [w.shape[1] for w in split.weights] == [16, 16, 8]
-    x = torch.randn(2, 40, 17, 19)
-    with torch.no_grad():
-        torch.testing.assert_close(split(x), conv(x), atol=1e-5, rtol=1e-5)
-
-
-def test_split_wide_convs_replaces_only_wide_kxk_convs(plain_model):
-    from emanet.deploy.conv_split import InputSplitConv2d, split_wide_convs
-    model = copy.deepcopy(plain_model)
-    x = torch.randn(1, 3, 64, 64)
-    with torch.no_grad():
-        expected = model(x, mode='tensor')
-        # the tiny head has 64 input channels: split what has >= 64
-        names = split_wide_convs(model, min_in_channels=64, chunk=24)
-        got = model(x, mode='tensor')
-    assert 'decode_head.ema_in_conv.conv' in names
-    assert 'decode_head.conv_cat.conv' in names
-    assert all(isinstance(model.get_submodule(n), InputSplitConv2d)
-               for n in names)
-    # 1x1 convolutions and narrow ones stay plain convolutions
-    assert not any(n.endswith('conv_seg') for n in names)
-    assert type(model.backbone.stem[0]) is nn.Conv2d
-    torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-5)
-
-
 def test_conv_relu_fusion_replaces_blocks_and_keeps_logits(plain_model,
                                                            monkeypatch):
     from emanet.deploy.conv_fusion import (

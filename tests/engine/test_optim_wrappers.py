@@ -1,10 +1,10 @@
 """CPUAmpOptimWrapper: bfloat16 autocast only where bf16 is native."""
-import os.path as osp
 
 import pytest
 import torch
 import torch.nn as nn
 from mmengine.config import Config
+from tiny_demo import DEMO_CONFIG
 
 from emanet.engine import (
     CPUAmpOptimWrapper,
@@ -18,9 +18,6 @@ from emanet.utils import precision
 # on an AVX2-only CPU.
 pytestmark = pytest.mark.numerics
 
-DEMO_CONFIG = osp.join(
-    osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))),
-    'configs/emanet/emanet_r18-d8_1xb4-400_cityscapes-demo-256x512.py')
 
 FALLBACK = 'running float32 instead of bfloat16'
 

@@ -1,26 +1,146 @@
-"""SegRunner's checkpoint saving: a save cut short keeps the previous one.
+"""SegRunner: hooks and arguments, saving, loading and exact resume.
 
-A full disk stops with one line naming the file and the previous checkpoint;
-temporary files of a killed save are removed when training resumes.
+Hooks the guarantees rest on are added whatever the config lists; a save
+cut short keeps the previous checkpoint (a full disk stops with one line
+naming the file and the previous checkpoint; temporary files of a killed
+save are removed when training resumes); a state holding NaN/Inf is never
+saved; resuming repeats an uninterrupted run exactly (toy model, CPU).
 """
 import errno
+import glob
 import os
+import os.path as osp
+import shutil
+import signal
 import subprocess
 import sys
 import textwrap
 
 import pytest
 import torch
-from engine_toy import make_runner
+import torch.nn as nn
+from engine_toy import ToyModel, losses, make_runner
+from mmengine.config import Config
 from mmengine.fileio.backends.local_backend import LocalBackend
+from mmengine.hooks import Hook
+from tiny_demo import DEMO_CONFIG
+from tool_loader import REPO
 
+from emanet.engine import SegRunner
 from emanet.engine.checkpoint_loading import load_checkpoint_file
-from emanet.utils.errors import UserError, WorkDirError
+from emanet.engine.hooks import (
+    FastInferenceHook,
+    FinalValidationHook,
+    InterruptHook,
+    NonFiniteLossHook,
+    ValRandomStateHook,
+)
+from emanet.engine.runner import GUARANTEE_HOOKS
+from emanet.utils.errors import (
+    CheckpointError,
+    ConfigError,
+    TrainingDivergedError,
+    UserError,
+    WorkDirError,
+)
 
-ENGINE_DIR = os.path.dirname(__file__)
-REPO = os.path.dirname(os.path.dirname(ENGINE_DIR))
+# The script run in a subprocess imports this module (tests/engine) and
+# engine_toy (tests/).
+ENGINE_DIR = osp.dirname(osp.abspath(__file__))
+TESTS_DIR = osp.join(REPO, 'tests')
+ADDED = 'which the guarantees of SegRunner need: added with default arguments'
 
 
+# Hooks and declared arguments ------------------------------------------
+def _log(runner) -> str:
+    files = glob.glob(osp.join(runner.log_dir, '*.log'))
+    with open(files[0]) as f:
+        return f.read()
+
+
+def _demo_cfg(tmp_path, **options) -> Config:
+    cfg = Config.fromfile(DEMO_CONFIG)
+    cfg.merge_from_dict(options)
+    cfg.work_dir = str(tmp_path)
+    return cfg
+
+
+def _types(runner) -> list:
+    return [type(hook) for hook in runner.hooks]
+
+
+def test_config_without_custom_hooks_still_gets_guarantee_hooks(tmp_path):
+    runner = SegRunner.from_cfg(_demo_cfg(tmp_path, custom_hooks=[]))
+    assert set(GUARANTEE_HOOKS) == {NonFiniteLossHook, InterruptHook,
+                                    ValRandomStateHook, FinalValidationHook}
+    for cls in GUARANTEE_HOOKS:
+        assert _types(runner).count(cls) == 1, cls
+    lines = [line for line in _log(runner).splitlines() if ADDED in line]
+    assert len(lines) == 1
+    assert ('custom_hooks lacks NonFiniteLossHook, InterruptHook, '
+            'ValRandomStateHook, FinalValidationHook, which') in lines[0]
+    assert 'INFO' in lines[0]
+
+
+def test_hooks_the_config_lists_are_kept_as_configured(tmp_path):
+    runner = SegRunner.from_cfg(_demo_cfg(tmp_path))  # default_runtime.py
+    assert ADDED not in _log(runner)
+    for cls in GUARANTEE_HOOKS:
+        assert _types(runner).count(cls) == 1, cls
+    runner = make_runner(tmp_path / 'toy', custom_hooks=[
+        dict(type='InterruptHook', save_on_interrupt=True)])
+    interrupt = [h for h in runner.hooks if isinstance(h, InterruptHook)]
+    assert len(interrupt) == 1 and interrupt[0].save_on_interrupt
+    assert 'custom_hooks lacks NonFiniteLossHook, ValRandomStateHook, ' \
+        'FinalValidationHook, which' in _log(runner)
+
+
+def test_signal_handlers_are_restored_when_training_fails(tmp_path):
+    before = signal.getsignal(signal.SIGINT)
+    runner = make_runner(tmp_path, max_iters=4, nan_at=2, custom_hooks=[])
+    with pytest.raises(FloatingPointError):
+        runner.train()
+    assert signal.getsignal(signal.SIGINT) is before
+
+
+def test_declared_arguments_from_the_config(tmp_path):
+    runner = SegRunner.from_cfg(_demo_cfg(tmp_path))
+    assert runner.allow_partial_weights is False
+    assert runner.fast_inference is None
+    assert FastInferenceHook not in _types(runner)
+    runner = SegRunner.from_cfg(_demo_cfg(
+        tmp_path, allow_partial_weights=True,
+        fast_inference=dict(winograd=False)))
+    assert runner.allow_partial_weights is True
+    fast = [h for h in runner.hooks if isinstance(h, FastInferenceHook)]
+    assert len(fast) == 1 and fast[0].options == dict(winograd=False)
+
+
+def test_wrong_fast_inference_is_refused(tmp_path):
+    with pytest.raises(ConfigError, match=r"unknown option\(s\) \['fuse'\]"):
+        make_runner(tmp_path, fast_inference=dict(fuse=True))
+    with pytest.raises(ConfigError, match='keep one'):
+        make_runner(tmp_path, fast_inference={}, custom_hooks=[
+            dict(type='FastInferenceHook', options={})])
+
+
+class _SyncBNModel(ToyModel):
+
+    def __init__(self):
+        super().__init__()
+        self.norm = nn.SyncBatchNorm(2)
+
+
+def test_sync_bn_becomes_bn_without_cuda_or_processes(tmp_path):
+    runner = SegRunner(model=_SyncBNModel(), work_dir=str(tmp_path),
+                       default_scope='emanet')
+    assert not any(isinstance(m, nn.SyncBatchNorm)
+                   for m in runner.model.modules())
+    assert isinstance(runner.model.norm, nn.modules.batchnorm._BatchNorm)
+    assert 'SyncBN replaced by BN: running ' in _log(runner)
+
+
+# Saving ----------------------------------------------------------------
 def _half_write_put(crash):
     """A LocalBackend.put that writes half the bytes then crashes."""
     original = LocalBackend.put
@@ -92,7 +212,8 @@ def test_killed_save_keeps_previous_checkpoint_and_resumes(tmp_path):
         make_runner({str(tmp_path / "wd")!r}, max_iters=4, interval=2,
                     max_keep_ckpts=1).train()
     '''))
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([REPO, ENGINE_DIR]))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        [REPO, ENGINE_DIR, TESTS_DIR]))
     proc = subprocess.run([sys.executable, str(script)], env=env,
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == -9, proc.stderr[-2000:]
@@ -112,3 +233,96 @@ def test_killed_save_keeps_previous_checkpoint_and_resumes(tmp_path):
     assert torch.equal(
         load_checkpoint_file(str(work_dir / 'iter_4.pth'))['state_dict'][
             'linear.weight'], runner.model.linear.weight.detach())
+
+
+def _last_checkpoint(work_dir):
+    with open(os.path.join(work_dir, 'last_checkpoint')) as f:
+        return f.read().strip()
+
+
+class _PoisonBases(Hook):
+    """Makes the moving-average buffer infinite after iteration ``at``,
+    the loss staying finite (like BatchNorm statistics that overflow)."""
+
+    priority = 'NORMAL'  # before CheckpointHook
+
+    def __init__(self, at):
+        self.at = at
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None,
+                         outputs=None):
+        if runner.iter + 1 == self.at:
+            runner.model.bases.fill_(float('inf'))
+
+
+def test_nonfinite_state_is_never_saved(tmp_path):
+    runner = make_runner(tmp_path, max_iters=6, interval=1,
+                         custom_hooks=[dict(type='NonFiniteLossHook'),
+                                       _PoisonBases(3)])
+    with pytest.raises(TrainingDivergedError) as err:
+        runner.train()
+    msg = str(err.value)
+    last = tmp_path / 'iter_2.pth'
+    assert msg.startswith(
+        "Training diverged: the model holds NaN/Inf in 1 tensor(s) (first "
+        "['bases']; BatchNorm statistics and EMA bases count too), so "
+        f"{tmp_path / 'iter_3.pth'} was not saved. The last finite "
+        f"checkpoint is {last}: lower the learning rate")
+    assert f'--load-from {last}' in msg and '\n' not in msg
+    assert isinstance(err.value, FloatingPointError) and \
+        isinstance(err.value, UserError)
+    assert sorted(p for p in os.listdir(tmp_path) if p.endswith('.pth')) \
+        == ['iter_1.pth', 'iter_2.pth']
+    assert _last_checkpoint(tmp_path) == str(last)
+    # A non-finite checkpoint is refused for loading too.
+    state = load_checkpoint_file(str(last))
+    state['state_dict']['bases'][0] = float('nan')
+    torch.save(state, tmp_path / 'bad.pth')
+    runner = make_runner(tmp_path / 'wd2', load_from=str(tmp_path / 'bad.pth'))
+    with pytest.raises(CheckpointError, match=r'bad.pth holds NaN/Inf '
+                       r"values in 1 tensor\(s\) \(first \['bases'\]\)"):
+        runner.load_or_resume()
+
+
+# Resuming --------------------------------------------------------------
+def _assert_same_state(a: dict, b: dict) -> None:
+    for key in a['state_dict']:
+        assert torch.equal(a['state_dict'][key], b['state_dict'][key]), key
+    state_a, state_b = a['optimizer']['state'], b['optimizer']['state']
+    assert state_a.keys() == state_b.keys()
+    for idx in state_a:
+        assert torch.equal(state_a[idx]['momentum_buffer'],
+                           state_b[idx]['momentum_buffer'])
+    assert a['param_schedulers'] == b['param_schedulers']
+    assert torch.equal(a['meta']['random_state'][0]['torch'],
+                       b['meta']['random_state'][0]['torch'])
+
+
+def test_resume_matches_uninterrupted_run(tmp_path):
+    full = make_runner(tmp_path / 'full', max_iters=8, interval=4)
+    full.train()
+    reference = losses(full)
+    assert len(reference) == 8
+
+    # "Killed after iteration 4": only iter_4.pth and last_checkpoint exist.
+    killed = tmp_path / 'killed'
+    killed.mkdir()
+    shutil.copy(tmp_path / 'full' / 'iter_4.pth', killed / 'iter_4.pth')
+    (killed / 'last_checkpoint').write_text(str(killed / 'iter_4.pth'))
+
+    resumed = make_runner(killed, max_iters=8, interval=4, resume=True)
+    resumed.train()
+    assert losses(resumed) == reference  # bit-identical, iterations 1..8
+    _assert_same_state(load_checkpoint_file(str(tmp_path / 'full/iter_8.pth')),
+                       load_checkpoint_file(str(killed / 'iter_8.pth')))
+    assert torch.equal(full.model.bases, resumed.model.bases)
+
+    # Resume from an explicit path (``--resume PATH``) into a new work dir.
+    explicit = make_runner(tmp_path / 'explicit', max_iters=8, interval=4,
+                           resume=True,
+                           load_from=str(tmp_path / 'full' / 'iter_4.pth'))
+    explicit.train()
+    assert losses(explicit) == reference
+    _assert_same_state(
+        load_checkpoint_file(str(tmp_path / 'full/iter_8.pth')),
+        load_checkpoint_file(str(tmp_path / 'explicit/iter_8.pth')))

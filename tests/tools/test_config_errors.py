@@ -2,15 +2,12 @@
 
 The checks themselves are tested in ``tests/config/``.
 """
-import os.path as osp
 
 import pytest
-from tool_loader import REPO, load_tool
+from tiny_demo import DEMO_CONFIG
+from tool_loader import load_tool
 
 from emanet.utils.errors import ConfigError
-
-DEMO_CONFIG = osp.join(
-    REPO, 'configs/emanet/emanet_r18-d8_1xb4-400_cityscapes-demo-256x512.py')
 
 
 def _write(tmp_path, body):

@@ -10,11 +10,9 @@ import textwrap
 import pytest
 import torch
 from tiny_demo import scores, write_tiny_config
-from tool_loader import load_tool
+from tool_loader import REPO, load_tool
 
 from emanet.models.decode_heads.ema_head import EMAModule
-
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 # Each rank dumps its parameters, its EMA bases and the last iteration's EM
 # input (features and bases before the update).

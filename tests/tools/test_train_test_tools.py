@@ -226,7 +226,7 @@ def test_train_argument_handling(tmp_path):
     cfg = train.setup_cfg(train.parse_args([r50, '--load-from', 'b.pth']))
     assert cfg.load_from == 'b.pth' and not cfg.resume
     # SyncBN becomes BN in SegRunner.wrap_model, not in the config
-    # (tests/engine/test_runner_hooks.py).
+    # (tests/engine/test_runner.py).
     assert cfg.launcher == 'none'
 
 

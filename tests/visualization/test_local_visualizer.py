@@ -1,15 +1,11 @@
-"""SegLocalVisualizer overlays and SegVisualizationHook output files."""
-import os.path as osp
-from types import SimpleNamespace
-
+"""colorize and SegLocalVisualizer: colours, blending, panels, files."""
 import cv2
 import numpy as np
 import pytest
 import torch
 from mmengine.structures import PixelData
 
-from emanet.engine.hooks import SegVisualizationHook
-from emanet.registry import HOOKS, VISUALIZERS
+from emanet.registry import VISUALIZERS
 from emanet.structures import SegDataSample
 from emanet.visualization import SegLocalVisualizer, colorize
 
@@ -77,30 +73,51 @@ def test_mismatched_classes_and_palette_are_refused():
                            palette=PALETTE)
 
 
-def test_hook_writes_one_overlay_per_image(tmp_path):
-    SegLocalVisualizer.get_instance(
-        'vis_hook', classes=CLASSES, palette=PALETTE)
-    img = np.random.RandomState(0).randint(0, 255, (6, 8, 3), np.uint8)
-    img_path = str(tmp_path / 'frame_leftImg8bit.png')
-    cv2.imwrite(img_path, img)
-    hook = HOOKS.build(dict(type='SegVisualizationHook', draw=True,
-                            out_dir=str(tmp_path / 'show'), interval=50))
-    assert isinstance(hook, SegVisualizationHook)
-    label = np.ones((6, 8), dtype=np.int64)
-    outputs = [_sample(label, img_path=img_path)]
-    hook.after_test_iter(SimpleNamespace(iter=0), 3, {}, outputs)
-    out = cv2.imread(str(tmp_path / 'show' / 'frame_leftImg8bit.png'))
-    assert out.shape == (6, 8, 3)
-    # prediction only (no gt panel), green blended over the image
-    expected = (img[..., ::-1] * 0.2 + np.array([0, 255, 0]) * 0.8)
-    np.testing.assert_allclose(out[..., ::-1], expected, atol=1)
+def test_colorize_folds_out_of_range_labels_to_black():
+    out = colorize(np.array([[256, 300], [3, 255]]), PALETTE)
+    assert (out == 0).all()
 
 
-def test_hook_draws_nothing_when_off(tmp_path):
-    SegLocalVisualizer.get_instance('vis_off', classes=CLASSES,
-                                    palette=PALETTE)
-    hook = SegVisualizationHook(draw=False, out_dir=str(tmp_path / 'show'))
-    outputs = [_sample(np.ones((2, 2), dtype=np.int64),
-                       img_path='missing.png')]
-    hook.after_test_iter(SimpleNamespace(iter=0), 0, {}, outputs)
-    assert not osp.exists(tmp_path / 'show')
+@pytest.mark.parametrize('alpha', [0, -0.1, 1.5])
+def test_alpha_outside_zero_one_is_refused(alpha):
+    with pytest.raises(ValueError, match=r'alpha \(opacity\) must be in'):
+        SegLocalVisualizer(name=f'vis_alpha_{alpha}', classes=CLASSES,
+                           palette=PALETTE, alpha=alpha)
+
+
+def test_label_of_another_size_is_refused():
+    vis = SegLocalVisualizer(name='vis_size', classes=CLASSES,
+                             palette=PALETTE)
+    label = _sample(np.zeros((3, 5), dtype=np.int64)).pred_sem_seg
+    with pytest.raises(ValueError, match=r'\(3, 5\) does not match the '
+                       r'image of shape \(4, 5\)'):
+        vis.draw_sem_seg(np.zeros((4, 5, 3), np.uint8), label)
+
+
+def test_add_datasample_panels_follow_the_draw_flags():
+    vis = SegLocalVisualizer(name='vis_flags', classes=CLASSES,
+                             palette=PALETTE, alpha=1.)
+    image = np.full((2, 3, 3), 7, dtype=np.uint8)
+    sample = _sample(np.zeros((2, 3), dtype=np.int64), 'gt_sem_seg')
+    sample.pred_sem_seg = PixelData(
+        data=torch.ones((1, 2, 3), dtype=torch.int64))
+    gt = vis.add_datasample('gt', image, sample, draw_pred=False)
+    assert gt.shape == (2, 3, 3) and gt[0, 0].tolist() == [255, 0, 0]
+    pred = vis.add_datasample('pred', image, sample, draw_gt=False)
+    assert pred.shape == (2, 3, 3) and pred[0, 0].tolist() == [0, 255, 0]
+    # Nothing to draw: the image itself.
+    np.testing.assert_array_equal(vis.add_datasample('none', image), image)
+
+
+def test_with_labels_writes_class_names_over_the_overlay():
+    vis = SegLocalVisualizer(name='vis_names', classes=CLASSES,
+                             palette=PALETTE, alpha=1.)
+    image = np.zeros((40, 60, 3), dtype=np.uint8)
+    label = _sample(np.full((40, 60), 2, dtype=np.int64)).pred_sem_seg
+    plain = vis.draw_sem_seg(image, label)
+    named = vis.draw_sem_seg(image, label, with_labels=True)
+    assert (plain == [0, 0, 255]).all()
+    # White text at some pixels; the rest stays the class colour.
+    changed = (named != plain).any(-1)
+    assert 0 < changed.sum() < changed.size
+    assert (named[~changed] == [0, 0, 255]).all()

@@ -3,12 +3,12 @@
 Validation runs on a prepared copy, so the weights training continues with
 are exactly those of a run that validates the plain model.
 """
-import os.path as osp
 
 import pytest
 import torch
 from mmengine.config import Config
 from mmengine.hooks import Hook
+from tiny_demo import write_tiny_config
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from emanet.engine import SegRunner
@@ -19,46 +19,11 @@ from emanet.engine.hooks.fast_inference_hook import (
 from emanet.registry import HOOKS
 from emanet.utils.errors import ConfigError, ConfigTypeError
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.dirname(
-    osp.abspath(__file__)))))
-DEMO_CONFIG = osp.join(
-    REPO, 'configs/emanet/emanet_r18-d8_1xb4-400_cityscapes-demo-256x512.py')
-# 4 iterations with 8-channel ResNetV1c-18 on 64x128 crops, validation
-# after iterations 2 and 4, no checkpoints.
-TINY = '''
-_base_ = {base!r}
-data_root = {root!r}
-crop_size = (64, 128)
-train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='LoadAnnotations'),
-    dict(type='RandomResize', scale=(128, 64), ratio_range=(0.75, 1.5),
-         keep_ratio=True),
-    dict(type='RandomCrop', crop_size=crop_size, cat_max_ratio=0.75),
-    dict(type='RandomFlip', prob=0.5),
-    dict(type='PackSegInputs'),
-]
-test_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='Resize', scale=(128, 64), keep_ratio=True),
-    dict(type='LoadAnnotations'),
-    dict(type='PackSegInputs'),
-]
-train_dataloader = dict(
-    batch_size=2, num_workers=0, persistent_workers=False,
-    dataset=dict(data_root=data_root, pipeline=train_pipeline))
-val_dataloader = dict(
-    batch_size=1, num_workers=0, persistent_workers=False,
-    dataset=dict(data_root=data_root, pipeline=test_pipeline))
-model = dict(
-    data_preprocessor=dict(size=crop_size),
-    backbone=dict(stem_channels=8, base_channels=8),
-    decode_head=dict(in_channels=64, channels=16, ema_channels=16,
-                     num_bases=8),
-    auxiliary_head=dict(in_channels=32, channels=8))
+# Plain SGD: both runs train in float32 whatever the CPU; validation after
+# iterations 2 and 4, no checkpoints.
+EXTRA = '''
 optim_wrapper = dict(type='OptimWrapper', _delete_=True,
                      optimizer=dict(type='SGD', lr=0.05, momentum=0.9))
-train_cfg = dict(max_iters=4, val_interval=2)
 default_hooks = dict(checkpoint=None, visualization=dict(draw=False))
 '''
 
@@ -83,9 +48,8 @@ class _SeeValidatedModel(Hook):
 
 
 def _train(tmp_path, root, name, fast_inference):
-    path = tmp_path / f'{name}.py'
-    path.write_text(TINY.format(base=DEMO_CONFIG, root=str(root)))
-    cfg = Config.fromfile(str(path))
+    cfg = Config.fromfile(
+        write_tiny_config(tmp_path / f'{name}.py', root, EXTRA))
     cfg.work_dir = str(tmp_path / name)
     cfg.fast_inference = fast_inference
     runner = SegRunner.from_cfg(cfg)

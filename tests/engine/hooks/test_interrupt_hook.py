@@ -1,10 +1,29 @@
-"""InterruptHook: public handler restoring (errors: tests/engine/...)."""
+"""InterruptHook: SIGTERM / Ctrl-C stop training cleanly (and save)."""
+import os
+import re
 import signal
+import subprocess
+import sys
+import textwrap
+import time
 from types import SimpleNamespace
 
+import pytest
+from engine_toy import make_runner
+from mmengine.hooks import Hook
 from mmengine.logging import MMLogger
+from tool_loader import REPO
 
+from emanet.engine.checkpoint_loading import load_checkpoint_file
 from emanet.engine.hooks import InterruptHook
+
+# The training script run in a subprocess imports engine_toy from here.
+TESTS_DIR = os.path.join(REPO, 'tests')
+
+
+def _last_checkpoint(work_dir):
+    with open(os.path.join(work_dir, 'last_checkpoint')) as f:
+        return f.read().strip()
 
 
 def test_restore_signal_handlers_is_public_and_idempotent():
@@ -17,3 +36,76 @@ def test_restore_signal_handlers_is_public_and_idempotent():
     assert signal.getsignal(signal.SIGTERM) is before
     hook.restore_signal_handlers()
     assert signal.getsignal(signal.SIGTERM) is before
+
+
+class _SendSignal(Hook):
+
+    def __init__(self, at, signum):
+        self.at, self.signum = at, signum
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None,
+                         outputs=None):
+        if runner.iter + 1 == self.at:
+            os.kill(os.getpid(), self.signum)
+
+
+def test_ctrl_c_saves_and_stops_in_process(tmp_path):
+    before = signal.getsignal(signal.SIGINT)
+    runner = make_runner(
+        tmp_path, max_iters=50, interval=100,
+        custom_hooks=[dict(type='InterruptHook', save_on_interrupt=True),
+                      _SendSignal(3, signal.SIGINT)])
+    with pytest.raises(KeyboardInterrupt):
+        runner.train()
+    assert runner.iter == 2  # iteration 3 finished, loop counter not yet
+    assert _last_checkpoint(tmp_path) == str(tmp_path / 'iter_3.pth')
+    assert load_checkpoint_file(_last_checkpoint(tmp_path))['meta'][
+        'iter'] == 3
+    assert signal.getsignal(signal.SIGINT) is before
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('save', [True, False])
+def test_sigterm_exits_promptly(tmp_path, save):
+    work_dir = tmp_path / 'wd'
+    script = tmp_path / 'train_long.py'
+    script.write_text(textwrap.dedent(f'''
+        from engine_toy import make_runner
+        make_runner({str(work_dir)!r}, max_iters=100000, interval=100000,
+                    sleep=0.02, custom_hooks=[dict(
+                        type='InterruptHook', save_on_interrupt={save})]
+                    ).train()
+    '''))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([REPO, TESTS_DIR]))
+    log = open(tmp_path / 'log.txt', 'w+')
+    proc = subprocess.Popen([sys.executable, str(script)], env=env,
+                            stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.time() + 60
+        started = re.compile(r'Iter\(train\) \[ *5/')
+        while not started.search(open(tmp_path / 'log.txt').read()):
+            assert proc.poll() is None and time.time() < deadline, \
+                open(tmp_path / 'log.txt').read()[-2000:]
+            time.sleep(0.1)
+        sent = time.time()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=20) == 128 + signal.SIGTERM
+        assert time.time() - sent < 10
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    text = open(tmp_path / 'log.txt').read()
+    stopped = re.search(r'SIGTERM received: stopped after iteration (\d+)',
+                        text)
+    assert stopped, text[-2000:]
+    names = os.listdir(work_dir)
+    assert not [n for n in names if '.tmp-' in n]
+    if save:
+        step = int(stopped.group(1))
+        assert f'checkpoint iter_{step}.pth saved' in text
+        assert _last_checkpoint(work_dir) == str(work_dir / f'iter_{step}.pth')
+        assert load_checkpoint_file(_last_checkpoint(work_dir))['meta'][
+            'iter'] == step
+    else:
+        assert not [n for n in names if n.endswith('.pth')]
+        assert 'last_checkpoint' not in names

@@ -1,11 +1,10 @@
 """SegTTAModel: mean of softmax over views, one view at a time."""
-import os.path as osp
-
 import pytest
 import torch
 import torch.nn as nn
 from mmengine.config import Config
 from mmengine.structures import PixelData
+from tiny_demo import DEMO_CONFIG
 
 from emanet.registry import MODELS
 from emanet.structures import SegDataSample
@@ -15,9 +14,6 @@ from emanet.structures import SegDataSample
 pytestmark = pytest.mark.numerics
 
 NUM_CLASSES, H, W = 4, 6, 8
-DEMO_CONFIG = osp.join(
-    osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))),
-    'configs/emanet/emanet_r18-d8_1xb4-400_cityscapes-demo-256x512.py')
 
 
 class FakeSegmentor(nn.Module):

@@ -1,9 +1,8 @@
-"""EncoderDecoder: modes, slide windows, post-processing."""
+"""EncoderDecoder: modes, loss prefixes, slide inference of a network."""
 import pytest
 import torch
 from mmengine.structures import PixelData
 
-from emanet.models.segmentors.base import slide_windows
 from emanet.registry import MODELS
 from emanet.structures import SegDataSample
 
@@ -35,13 +34,6 @@ def tiny_cfg(**test_cfg):
         test_cfg=test_cfg or dict(mode='whole'))
 
 
-def test_slide_windows_cover_image_with_full_crops():
-    windows = slide_windows((40, 50), (24, 32), (16, 20))
-    assert windows == [(0, 24, 0, 32), (0, 24, 18, 50), (16, 40, 0, 32),
-                       (16, 40, 18, 50)]
-    assert slide_windows((10, 10), (24, 32), (16, 20)) == [(0, 10, 0, 10)]
-
-
 def test_modes_and_aux_list_prefixes():
     torch.manual_seed(0)
     model = MODELS.build(tiny_cfg())
@@ -61,19 +53,6 @@ def test_modes_and_aux_list_prefixes():
     assert preds[0].pred_sem_seg.data.dtype == torch.int64
 
 
-def test_predict_removes_padding_and_flips_back():
-    model = MODELS.build(tiny_cfg()).eval()
-    logits = torch.arange(2 * 3 * 8 * 8, dtype=torch.float32).reshape(
-        2, 3, 8, 8)
-    meta = dict(ori_shape=(6, 5), img_shape=(6, 5), padding_size=(0, 3, 0, 2))
-    metas = [meta, dict(meta, flip=True, flip_direction='horizontal')]
-    samples = [SegDataSample(metainfo=m) for m in metas]
-    out = model.postprocess_result(logits, samples)
-    torch.testing.assert_close(out[0].seg_logits.data, logits[0, :, :6, :5])
-    torch.testing.assert_close(out[1].seg_logits.data,
-                               logits[1, :, :6, :5].flip(-1))
-
-
 def test_slide_groups_give_same_result_and_bad_mode_fails():
     torch.manual_seed(0)
     x = torch.randn(1, 3, 40, 56)
@@ -88,3 +67,29 @@ def test_slide_groups_give_same_result_and_bad_mode_fails():
     model.test_cfg = dict(mode='sliding')
     with pytest.raises(ValueError, match='sliding'):
         model.inference(x, [dict(ori_shape=(40, 56))])
+
+
+def test_single_aux_head_prefix_and_tensor_mode_is_decode_head():
+    torch.manual_seed(0)
+    cfg = tiny_cfg()
+    cfg['auxiliary_head'] = cfg['auxiliary_head'][0]
+    model = MODELS.build(cfg).eval()
+    x = torch.randn(1, 3, 32, 32)
+    sample = SegDataSample(metainfo=dict(img_shape=(32, 32)))
+    sample.gt_sem_seg = PixelData(data=torch.randint(0, 3, (1, 32, 32)))
+    losses = model(x, [sample], mode='loss')
+    assert set(losses) == {f'{p}.{k}' for p in ('decode', 'aux')
+                           for k in ('loss_ce', 'acc_seg')}
+    with torch.no_grad():
+        assert torch.equal(model(x), model.decode_head(model.backbone(x)))
+    assert model.out_channels == model.num_classes == 3
+
+
+def test_pretrained_goes_to_the_backbone_once():
+    cfg = tiny_cfg()
+    model = MODELS.build(dict(cfg, pretrained='backbone.pth'))
+    assert model.backbone.pretrained == 'backbone.pth'
+    assert 'pretrained' not in cfg['backbone']  # the config is not edited
+    cfg['backbone']['pretrained'] = 'other.pth'
+    with pytest.raises(ValueError, match='pretrained is set both'):
+        MODELS.build(dict(cfg, pretrained='backbone.pth'))

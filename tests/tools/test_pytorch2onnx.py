@@ -1,5 +1,6 @@
-"""pytorch2onnx.py, tools/test.py and the inference API with an exported
-model, on the tiny demo run of tests/tools (trained 2 iterations)."""
+"""tools/deployment/pytorch2onnx.py, then tools/test.py, the benchmark
+and the inference API with the exported model, on the tiny demo run of
+tests/tools (trained 2 iterations)."""
 import os
 import os.path as osp
 

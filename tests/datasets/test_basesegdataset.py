@@ -1,5 +1,5 @@
-"""CityscapesDataset listing, errors and bad-sample handling."""
-import os
+"""BaseSegDataset: listing, classes and palette, label checks through the
+pipeline, and bad-sample handling."""
 import shutil
 from pathlib import Path
 
@@ -7,8 +7,7 @@ import cv2
 import numpy as np
 import pytest
 
-from emanet.datasets import CityscapesDataset, CityscapesDemoDataset
-from emanet.registry import DATASETS
+from emanet.datasets import BaseSegDataset, CityscapesDataset
 from emanet.utils.errors import BadDataError, MissingDataError
 
 VAL = dict(img_path='leftImg8bit/val', seg_map_path='gtFine/val')
@@ -17,6 +16,14 @@ PIPELINE = [
     dict(type='LoadAnnotations'),
     dict(type='PackSegInputs')
 ]
+PLAIN = dict(img_path='img', seg_map_path='ann')
+
+
+class ThreeClasses(BaseSegDataset):
+    """A data set type with its own classes and palette."""
+
+    METAINFO = dict(classes=('a', 'b', 'c'),
+                    palette=[[1, 1, 1], [2, 2, 2], [3, 3, 3]])
 
 
 @pytest.fixture
@@ -27,33 +34,42 @@ def val_copy(demo_data_root, tmp_path) -> Path:
     return tmp_path
 
 
+@pytest.fixture
+def plain_root(tmp_path) -> Path:
+    """Three 4x6 ``.png`` images with ``_label.png`` maps: ``x<i>`` is all
+    class ``i`` but its top-left pixel (255); ``x2`` is in a sub-folder."""
+    for i, name in enumerate(['x0', 'x1', 'sub/x2']):
+        for folder in ('img', 'ann'):
+            (tmp_path / folder / name).parent.mkdir(parents=True,
+                                                    exist_ok=True)
+        cv2.imwrite(str(tmp_path / 'img' / f'{name}.png'),
+                    np.full((4, 6, 3), 10 * i, np.uint8))
+        label = np.full((4, 6), i, np.uint8)
+        label[0, 0] = 255
+        cv2.imwrite(str(tmp_path / 'ann' / f'{name}_label.png'), label)
+    return tmp_path
+
+
+def plain(root: Path, cls=BaseSegDataset, **kwargs):
+    return cls(data_root=str(root), data_prefix=PLAIN, img_suffix='.png',
+               seg_map_suffix='_label.png', **kwargs)
+
+
 def first_pair(root: Path):
     img = sorted((root / 'leftImg8bit/val').rglob('*.png'))[0]
     label = sorted((root / 'gtFine/val').rglob('*_labelTrainIds.png'))[0]
     return img, label
 
 
-def test_listing(demo_data_root):
-    ds = DATASETS.build(
-        dict(
-            type='CityscapesDataset',
-            data_root=demo_data_root,
-            data_prefix=dict(
-                img_path='leftImg8bit/train', seg_map_path='gtFine/train')))
-    assert len(ds) == 4
+def test_scan_lists_pairs_recursively_and_sorted(plain_root):
+    ds = plain(plain_root)
+    paths = [ds.get_data_info(i)['img_path'] for i in range(len(ds))]
+    assert paths == [str(plain_root / 'img' / f'{n}.png')
+                     for n in ('sub/x2', 'x0', 'x1')]
     info = ds.get_data_info(0)
-    assert set(info) == {
-        'img_path', 'seg_map_path', 'label_map', 'reduce_zero_label',
-        'seg_fields', 'sample_idx'
-    }
-    assert info['img_path'].endswith(
-        'leftImg8bit/train/demotown/demotown_000000_000019_leftImg8bit.png')
-    assert info['seg_map_path'].endswith(
-        'gtFine/train/demotown/demotown_000000_000019_gtFine_'
-        'labelTrainIds.png')
+    assert info['seg_map_path'] == str(plain_root / 'ann/sub/x2_label.png')
     assert info['label_map'] is None and info['reduce_zero_label'] is False
-    assert len(ds.metainfo['classes']) == 19
-    assert ds.metainfo['palette'][0] == [128, 64, 128]
+    assert info['seg_fields'] == []
 
 
 def test_ann_file_and_lazy_init(demo_data_root):
@@ -70,6 +86,39 @@ def test_ann_file_and_lazy_init(demo_data_root):
         'testburg_000000_000038_leftImg8bit.png')
 
 
+def test_ann_file_lists_only_its_names(plain_root):
+    (plain_root / 'list.txt').write_text('x1\n\n  sub/x2  \n')
+    ds = plain(plain_root, ann_file='list.txt')
+    assert [ds.get_data_info(i)['img_path'] for i in range(len(ds))] == [
+        str(plain_root / 'img/x1.png'), str(plain_root / 'img/sub/x2.png')]
+
+
+def test_missing_ann_file_is_named(plain_root):
+    with pytest.raises(MissingDataError) as e:
+        plain(plain_root, ann_file='nope.txt')
+    assert str(e.value).startswith(
+        f'ann_file {plain_root / "nope.txt"} does not exist')
+
+
+def test_layout_hint_names_the_suffixes(tmp_path):
+    with pytest.raises(MissingDataError) as e:
+        plain(tmp_path)
+    msg = str(e.value)
+    assert msg.startswith(f'image folder {tmp_path / "img"} does not exist')
+    assert (f'expected images {tmp_path / "img"}/<sub-folders>/xxx.png and'
+            f' labels {tmp_path / "ann"}/<sub-folders>/xxx_label.png') in msg
+
+
+def test_missing_label_gives_the_generic_advice(plain_root):
+    (plain_root / 'ann/x0_label.png').unlink()
+    with pytest.raises(MissingDataError) as e:
+        plain(plain_root)
+    msg = str(e.value)
+    assert msg.startswith('1 of 3 samples have no label file')
+    assert f'image {plain_root / "img/x0.png"} expects label' in msg
+    assert 'Create the *_label.png files or fix data_prefix.' in msg
+
+
 def test_getitem(demo_data_root):
     ds = CityscapesDataset(
         data_root=demo_data_root, data_prefix=VAL, pipeline=PIPELINE,
@@ -81,32 +130,57 @@ def test_getitem(demo_data_root):
     assert set(gt.unique().tolist()) <= set(range(19)) | {255}
 
 
-@pytest.mark.parametrize('make', ['missing', 'empty'])
-def test_missing_or_empty_folder(tmp_path, make):
-    if make == 'empty':
-        (tmp_path / 'leftImg8bit/train').mkdir(parents=True)
-    with pytest.raises(FileNotFoundError) as e:
-        CityscapesDataset(
-            data_root=str(tmp_path),
-            data_prefix=dict(
-                img_path='leftImg8bit/train', seg_map_path='gtFine/train'))
-    msg = str(e.value)
-    assert str(tmp_path / 'leftImg8bit/train') in msg
-    assert 'leftImg8bit/{train,val,test}/<city>/' in msg
-    assert 'python tools/dataset_converters/cityscapes.py' in msg
+def test_pipeline_gets_num_classes_and_the_listing_keys(plain_root):
+    seen = []
+    ds = plain(plain_root, cls=ThreeClasses, pipeline=[seen.append])
+    ds.prepare_data(1)
+    assert seen[0]['num_classes'] == 3
+    assert seen[0]['img_path'] == str(plain_root / 'img/x0.png')
+    # Without classes there is nothing to check label values against.
+    seen.clear()
+    plain(plain_root, pipeline=[seen.append]).prepare_data(0)
+    assert 'num_classes' not in seen[0]
 
 
-def test_missing_label_file(val_copy):
-    img, label = first_pair(val_copy)
-    label.unlink()
-    with pytest.raises(FileNotFoundError) as e:
-        CityscapesDataset(data_root=str(val_copy), data_prefix=VAL)
-    msg = str(e.value)
-    assert str(img) in msg and str(label) in msg
-    assert 'tools/dataset_converters/cityscapes.py' in msg
-    ds = CityscapesDataset(
-        data_root=str(val_copy), data_prefix=VAL, skip_bad_samples=True)
-    assert len(ds) == 1 and ds.num_skipped == 1
+def test_test_mode_needs_classes(plain_root):
+    with pytest.raises(ValueError, match='metainfo `classes` must be set'):
+        plain(plain_root, test_mode=True)
+    assert len(plain(plain_root, cls=ThreeClasses, test_mode=True)) == 3
+
+
+def test_class_subset_label_map_and_palette(plain_root):
+    ds = plain(plain_root, cls=ThreeClasses,
+               metainfo=dict(classes=('c', 'a')), pipeline=PIPELINE)
+    assert ds.label_map == {0: 1, 1: 255, 2: 0}
+    assert ds.metainfo['palette'] == [[3, 3, 3], [1, 1, 1]]
+    # LoadAnnotations applies the map: x0 (class 0) → 1, x1 (1) → 255.
+    for i, new in ((1, 1), (2, 255), (0, 0)):
+        gt = ds[i]['data_samples'].gt_sem_seg.data[0]
+        assert (gt[1:] == new).all() and gt[0, 0] == 255
+    with pytest.raises(ValueError, match=r"\['a', 'z'\] are not a subset"):
+        plain(plain_root, cls=ThreeClasses, metainfo=dict(classes=('a',
+                                                                   'z')))
+
+
+def test_palette_is_fixed_when_missing_and_checked(plain_root):
+    meta = dict(classes=('p', 'q'))
+    first = plain(plain_root, metainfo=meta).metainfo['palette']
+    assert len(first) == 2 and all(len(c) == 3 for c in first)
+    # A fixed seed: the same colours in every run and process.
+    assert plain(plain_root, metainfo=meta).metainfo['palette'] == first
+    with pytest.raises(ValueError, match='palette has 1 colours for 2'):
+        plain(plain_root, metainfo=dict(meta, palette=[[0, 0, 0]]))
+
+
+def test_reduce_zero_label_reaches_the_pipeline(plain_root):
+    ds = plain(plain_root, cls=ThreeClasses, reduce_zero_label=True,
+               pipeline=PIPELINE)
+    assert ds.get_data_info(0)['reduce_zero_label'] is True
+    assert ds.metainfo['reduce_zero_label'] is True
+    gt = ds[0]['data_samples'].gt_sem_seg.data[0]  # sub/x2: class 2
+    assert (gt[1:] == 1).all() and gt[0, 0] == 255
+    gt = ds[1]['data_samples'].gt_sem_seg.data[0]  # x0: class 0
+    assert (gt == 255).all()
 
 
 def test_undecodable_image(val_copy):
@@ -176,26 +250,6 @@ def test_skip_bad_samples_in_training(val_copy):
         test_mode=True)
     with pytest.raises(BadDataError):
         test_ds[0]
-
-
-def test_demo_dataset_reads_generated_data(demo_data_root):
-    ds = DATASETS.build(
-        dict(type='CityscapesDemoDataset', data_root=demo_data_root,
-             data_prefix=VAL))
-    assert isinstance(ds, CityscapesDemoDataset) and len(ds) == 2
-    assert np.asarray(ds.metainfo['palette']).shape == (19, 3)
-
-
-def test_demo_dataset_on_missing_folder_says_how_to_generate(tmp_path):
-    root = str(tmp_path / 'cityscapes_demo')
-    with pytest.raises(MissingDataError) as e:
-        DATASETS.build(dict(type='CityscapesDemoDataset', data_root=root,
-                            data_prefix=VAL))
-    msg = str(e.value)
-    assert root in msg and '\n' not in msg
-    assert f'python tools/misc/make_demo_data.py --out {root}' in msg
-    assert 'tools/train.py' in msg
-    assert os.listdir(tmp_path) == []  # nothing written
 
 
 def test_16bit_labels_are_read_as_stored(val_copy):
