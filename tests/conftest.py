@@ -1,4 +1,7 @@
-"""Shared pytest setup: few threads, clean mmengine singletons."""
+"""Shared pytest setup: few threads, clean mmengine singletons, a Slurm
+cluster for the launcher tests."""
+import os
+
 import pytest
 import torch
 
@@ -46,3 +49,25 @@ def demo_data_root(tmp_path_factory) -> str:
     from emanet.datasets.demo_data import generate_demo_data
     root = tmp_path_factory.mktemp('demo') / 'cityscapes_demo'
     return generate_demo_data(str(root), num_train=4, num_val=2, seed=0)
+
+
+@pytest.fixture(scope='session')
+def slurm_cluster(tmp_path_factory):
+    """A one-node Slurm cluster on this machine (``slurm_cluster.py``).
+
+    Started once per session, stopped at its end. Its ``env`` is the
+    environment for client commands (``SLURM_CONF`` set) and its
+    ``partition`` the CPU partition. Skips where Slurm or MUNGE are not
+    installed.
+    """
+    from slurm_cluster import SlurmCluster, missing_binaries
+    missing = missing_binaries()
+    if missing:
+        pytest.skip(f'Slurm is not installed (no {", ".join(missing)}): '
+                    'apt-get install -y slurm-wlm munge')
+    # A short folder: Slurm and MUNGE socket paths have a length limit.
+    root = tmp_path_factory.mktemp('slurm')
+    cluster = SlurmCluster(str(root), cpus=os.cpu_count())
+    cluster.start()
+    yield cluster
+    cluster.stop()

@@ -1,25 +1,23 @@
 #!/usr/bin/env bash
-# Training on a Slurm cluster, one task per GPU.
+# Training on a Slurm cluster, one task per GPU (or per process on a
+# partition without GPUs: GPUS_PER_NODE=0 or a CPU partition, see
+# slurm_resources.sh). MASTER_PORT sets the rendezvous port (default 29500).
 # Usage: [GPUS=4] [GPUS_PER_NODE=4] [CPUS_PER_TASK=5] [SRUN_ARGS=...] \
 #   tools/slurm_train.sh PARTITION JOB_NAME CONFIG [train.py options]
 set -euxo pipefail
 PARTITION=$1
 JOB_NAME=$2
 CONFIG=$3
-GPUS=${GPUS:-4}
-GPUS_PER_NODE=${GPUS_PER_NODE:-4}
-CPUS_PER_TASK=${CPUS_PER_TASK:-5}
 SRUN_ARGS=${SRUN_ARGS:-""}
+# shellcheck source=tools/slurm_resources.sh
+source "$(dirname "$0")/slurm_resources.sh"
 
 # SRUN_ARGS is split into words on purpose.
 # shellcheck disable=SC2086
 PYTHONPATH="$(dirname "$0")/..${PYTHONPATH:+:$PYTHONPATH}" \
 srun -p "$PARTITION" \
     --job-name="$JOB_NAME" \
-    --gres=gpu:"$GPUS_PER_NODE" \
-    --ntasks="$GPUS" \
-    --ntasks-per-node="$GPUS_PER_NODE" \
-    --cpus-per-task="$CPUS_PER_TASK" \
+    "${SRUN_RESOURCES[@]}" \
     --kill-on-bad-exit=1 \
     $SRUN_ARGS \
     python -u "$(dirname "$0")/train.py" "$CONFIG" --launcher slurm "${@:4}"

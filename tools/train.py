@@ -21,6 +21,7 @@ from emanet.config import CfgOptionsAction, load_config, work_dir_source
 from emanet.datasets.demo_data import prepare_demo_data
 from emanet.engine import amp_optim_wrapper_cfg
 from emanet.engine.work_dir import check_work_dir
+from emanet.utils.determinism import set_cublas_workspace
 from emanet.utils.errors import DEBUG_HELP, ConfigError, run_tool
 
 
@@ -51,10 +52,15 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         'allow_partial_weights=True in the config')
     parser.add_argument(
         '--amp',
-        action='store_true',
-        help='mixed precision: bfloat16 where the device computes it '
-        'natively; else float16 with loss scaling on CUDA, float32 on CPU '
-        '(EMANET_FORCE_BF16=1 forces bfloat16)')
+        nargs='?',
+        const='auto',
+        choices=['auto', 'fp16', 'bf16'],
+        help='mixed precision (put it after CONFIG). CUDA: float16 with '
+        'dynamic loss scaling, as mmsegmentation; --amp bf16: bfloat16 '
+        'without loss scaling (Ampere or later; float32 where the GPU '
+        'would emulate it). CPU: bfloat16 where the CPU computes it '
+        'natively, else float32 (EMANET_FORCE_BF16=1 forces bfloat16); '
+        'fp16 needs CUDA')
     parser.add_argument(
         '--cfg-options',
         nargs='+',
@@ -70,7 +76,11 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument(
         '--deterministic',
         action='store_true',
-        help='deterministic algorithms (slower)')
+        help='deterministic algorithms (slower). On CUDA it also sets '
+        'CUBLAS_WORKSPACE_CONFIG=:4096:8 (unless set) and lets the '
+        'bilinear-resize backward, which has no deterministic CUDA kernel, '
+        'warn: a resumed run repeats the data order, augmentations and '
+        'random states, and is bit-identical on CPU only')
     # torchrun / torch.distributed.launch pass --local-rank or --local_rank.
     parser.add_argument('--local-rank', '--local_rank', type=int, default=0)
     parser.add_argument('--debug', action='store_true', help=DEBUG_HELP)
@@ -79,12 +89,13 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     return args
 
 
-def enable_amp(cfg: Config) -> None:
+def enable_amp(cfg: Config, dtype: str = 'auto') -> None:
     """Switch the optimizer wrapper to mixed precision.
 
-    CUDA: mmengine's ``AmpOptimWrapper`` with bfloat16 where the GPU
-    computes it natively, float16 with dynamic loss scaling otherwise. CPU:
-    ``CPUAmpOptimWrapper``, bfloat16 autocast where native, else float32.
+    CUDA: mmengine's ``AmpOptimWrapper``, float16 with dynamic loss scaling
+    (mmsegmentation's ``--amp``), or with ``dtype='bf16'`` bfloat16 without
+    loss scaling. CPU: ``CPUAmpOptimWrapper``, bfloat16 autocast where
+    native, else float32 (:func:`emanet.engine.amp_optim_wrapper_cfg`).
     """
     wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
     if wrapper in ('AmpOptimWrapper', 'CPUAmpOptimWrapper'):
@@ -96,7 +107,8 @@ def enable_amp(cfg: Config) -> None:
             f'--amp needs optim_wrapper.type=OptimWrapper, got {wrapper!r} '
             'in the config; drop --amp or set optim_wrapper.type')
     device_type = 'cuda' if torch.cuda.is_available() else 'cpu'
-    cfg.optim_wrapper = amp_optim_wrapper_cfg(cfg.optim_wrapper, device_type)
+    cfg.optim_wrapper = amp_optim_wrapper_cfg(cfg.optim_wrapper, device_type,
+                                              dtype)
 
 
 def setup_cfg(args: argparse.Namespace) -> Config:
@@ -105,7 +117,7 @@ def setup_cfg(args: argparse.Namespace) -> Config:
     check_work_dir(cfg.work_dir,
                    work_dir_source(cfg, args.config, args.work_dir))
     if args.amp:
-        enable_amp(cfg)
+        enable_amp(cfg, args.amp)
     if args.load_from is not None:
         cfg.load_from = args.load_from
     if args.allow_partial_weights:
@@ -125,6 +137,8 @@ def setup_cfg(args: argparse.Namespace) -> Config:
         if args.deterministic:
             randomness['deterministic'] = True
         cfg.randomness = randomness
+    if (cfg.get('randomness') or {}).get('deterministic'):
+        set_cublas_workspace()  # read when cuBLAS starts: before the model
     cfg.launcher = args.launcher
     return cfg
 

@@ -275,7 +275,9 @@ def prepare_demo_data(cfg: Config,
     building the Runner, so the data sets themselves only read. Under a
     launcher, local rank 0 generates and the other ranks of its machine
     wait for the folder: the process group does not exist yet, so they
-    watch the file system. One log line per data set generated.
+    watch the file system (local rank: ``LOCAL_RANK``, or
+    ``SLURM_LOCALID`` under ``--launcher slurm``). One log line per data
+    set generated.
 
     Args:
         cfg (Config): The config; its ``train/val/test_dataloader``
@@ -290,8 +292,12 @@ def prepare_demo_data(cfg: Config,
         MissingDataError: Another rank waited ``timeout`` seconds in vain.
     """
     roots = demo_data_roots(cfg)
+    # torchrun sets LOCAL_RANK; srun sets SLURM_LOCALID (--launcher slurm).
+    local_rank = os.environ.get('LOCAL_RANK')
+    if local_rank is None and cfg.get('launcher') == 'slurm':
+        local_rank = os.environ.get('SLURM_LOCALID')
     for root in roots:
-        if int(os.environ.get('LOCAL_RANK') or 0) != 0:
+        if int(local_rank or 0) != 0:
             _wait_for(root, timeout)
             continue
         start = time.perf_counter()

@@ -105,7 +105,15 @@ class BackendSegmentor(BaseSegmentor):
         raise NotImplementedError
 
     def _forward(self, inputs: Tensor, data_samples=None) -> Tensor:
-        """Raw logits ``[B, K, H/8, W/8]`` of the exported network."""
+        """Raw logits of the exported network.
+
+        Args:
+            inputs: the normalised batch ``[B, 3, H, W]``, on any device.
+
+        Returns:
+            Tensor: ``[B, K, H/8, W/8]`` float32 on ``inputs``' device,
+            where the slide windows and resizes around it run.
+        """
         shape = tuple(inputs.shape)
         if any(want is not None and want != got
                for want, got in zip(self.input_shape, shape)):
@@ -117,7 +125,8 @@ class BackendSegmentor(BaseSegmentor):
                 '--dynamic-export (needed for --aug-test, batches and '
                 'other image sizes) or --shape H W of these inputs')
         array = inputs.detach().float().cpu().contiguous().numpy()
-        return torch.from_numpy(np.ascontiguousarray(self._run(array)))
+        logits = torch.from_numpy(np.ascontiguousarray(self._run(array)))
+        return logits.to(inputs.device)
 
     def loss(self, inputs: Tensor, data_samples: SampleList) -> dict:
         """Refused: the exported file holds no trainable weights."""

@@ -1,14 +1,16 @@
 """mmengine Runner with safe loading, atomic saving and exact resume."""
+import datetime
 import functools
 import io
 import itertools
+import os
 import os.path as osp
 from typing import Any, Dict, List, Optional, Tuple
 
 import torch
 import torch.distributed as torch_dist
 import torch.nn as nn
-from mmengine.dist import all_gather_object, is_distributed
+from mmengine.dist import all_gather_object, init_dist, is_distributed
 from mmengine.fileio import LocalBackend, get_file_backend
 from mmengine.hooks import Hook
 from mmengine.model import (
@@ -20,6 +22,7 @@ from mmengine.runner import Runner
 
 from emanet.registry import RUNNERS
 from emanet.utils.atomic_io import atomic_path
+from emanet.utils.determinism import allow_nondeterministic_cuda_ops
 from emanet.utils.errors import (
     CheckpointError,
     ConfigError,
@@ -29,7 +32,9 @@ from emanet.utils.errors import (
 from .checkpoint_capture import CheckpointCaptured, CheckpointCaptureHook
 from .checkpoint_fitting import nonfinite_tensors
 from .checkpoint_loading import load_checkpoint_file, load_weights
+from .dist_env import slurm_env
 from .hooks import (
+    CheckpointHook,
     FastInferenceHook,
     FinalValidationHook,
     InterruptHook,
@@ -38,6 +43,7 @@ from .hooks import (
 )
 from .hooks.checkpoint_hook import LAST_SAVED_CKPT
 from .hooks.fast_inference_hook import check_fast_inference_options
+from .last_checkpoint import read_last_checkpoint
 from .resume import RestoreRandomStateAfterSkip
 from .work_dir import check_work_dir, write_error
 
@@ -126,23 +132,50 @@ class SegRunner(Runner):
         return self.message_hub.get_info(LAST_SAVED_CKPT)
 
     def _set_last_saved_checkpoint(self, path: str) -> None:
-        # Runtime info that hooks read too; not stored in checkpoints.
-        self.message_hub.update_info(LAST_SAVED_CKPT, path, resumed=False)
+        # Runtime info that hooks read too. Kept in checkpoints like the
+        # rest of it (a resume sets it to the resumed file right after):
+        # mmengine warns on resume about keys left out of them.
+        self.message_hub.update_info(LAST_SAVED_CKPT, path)
 
     # Distributed on CPU (gloo) ---------------------------------------------
     def setup_env(self, env_cfg: Dict) -> None:
-        """Set up like mmengine; without CUDA, start the process group here.
+        """Set up like mmengine; start the process group here when needed.
 
         mmengine's ``init_dist`` calls ``torch.cuda.set_device``, which fails
-        on CPU-only builds; torchrun's environment is all gloo needs. The
-        config's ``nccl`` becomes ``gloo`` here, the one place that decides.
+        on CPU-only builds: without CUDA, torchrun's environment (``pytorch``)
+        or Slurm's (``slurm``, :func:`.dist_env.slurm_env`) is all gloo
+        needs, and the config's ``nccl`` becomes ``gloo`` here, the one place
+        that decides. With CUDA, ``slurm`` tasks get torchrun's variables
+        from Slurm's and start like ``pytorch`` ones (NCCL).
         """
-        if self.launcher == 'pytorch' and not torch.cuda.is_available() \
-                and not is_distributed():
-            backend = env_cfg.get('dist_cfg', {}).get('backend', 'gloo')
-            torch_dist.init_process_group(
-                backend='gloo' if backend == 'nccl' else backend)
+        if self.launcher in ('pytorch', 'slurm') and not is_distributed():
+            dist_cfg = dict(env_cfg.get('dist_cfg', {}))
+            backend = dist_cfg.pop('backend', 'nccl')
+            port = dist_cfg.pop('port', None)
+            if self.launcher == 'slurm':
+                os.environ.update(slurm_env(port=port))
+            if torch.cuda.is_available():
+                if self.launcher == 'slurm':
+                    init_dist('pytorch', backend=backend, **dist_cfg)
+            else:
+                dist_cfg.pop('init_backend', None)  # mmengine's, not torch's
+                timeout = dist_cfg.pop('timeout', None)
+                if timeout is not None:
+                    dist_cfg['timeout'] = datetime.timedelta(seconds=timeout)
+                torch_dist.init_process_group(
+                    backend='gloo' if backend == 'nccl' else backend,
+                    **dist_cfg)
         super().setup_env(env_cfg)
+
+    def set_randomness(self, seed, diff_rank_seed: bool = False,
+                       deterministic: bool = False) -> None:
+        """Seed as mmengine does; ``deterministic`` on CUDA also sets
+        cuBLAS's workspace and lets the operations without a deterministic
+        CUDA kernel warn (one log line names them) instead of raise."""
+        super().set_randomness(seed, diff_rank_seed=diff_rank_seed,
+                               deterministic=deterministic)
+        if deterministic:
+            allow_nondeterministic_cuda_ops()
 
     def wrap_model(self, model_wrapper_cfg: Optional[Dict],
                    model: nn.Module) -> nn.Module:
@@ -206,6 +239,41 @@ class SegRunner(Runner):
         self.logger.info(f'Load checkpoint from {filename}')
         return checkpoint
 
+    def build_train_loop(self, loop):
+        """Build the train loop; ``by_epoch=False`` without a ``type`` is
+        this toolbox's :class:`~emanet.engine.loops.IterBasedTrainLoop`
+        (mmengine would build its own class, bypassing the registry)."""
+        if isinstance(loop, dict) and 'type' not in loop and \
+                loop.get('by_epoch') is False:
+            loop = {k: v for k, v in loop.items() if k != 'by_epoch'}
+            loop['type'] = 'IterBasedTrainLoop'
+        return super().build_train_loop(loop)
+
+    def load_or_resume(self) -> None:
+        """Load or resume as mmengine does.
+
+        ``--resume`` without a path continues from the checkpoint that
+        ``<work_dir>/last_checkpoint`` names relative to this work dir
+        (:mod:`.last_checkpoint`), so a copied or moved work dir resumes
+        from its own checkpoint.
+        """
+        if self._resume and self._load_from is None and \
+                not self._has_loaded:
+            hook = self._hook(CheckpointHook)
+            out_dir = hook.out_dir if hook is not None else None
+            self._load_from = read_last_checkpoint(
+                self.work_dir, out_dir and osp.join(
+                    out_dir, osp.basename(self.work_dir.rstrip(osp.sep))))
+            if self._load_from is None:
+                self._resume = False
+                self.logger.info(f'No last_checkpoint in {self.work_dir}: '
+                                 'training starts from the beginning.')
+            else:
+                self.logger.info(
+                    f'Auto resumed from the latest checkpoint '
+                    f'{self._load_from}.')
+        super().load_or_resume()
+
     def resume(self, filename: str, *args, **kwargs) -> None:
         """Resume as mmengine does, plus the random generators."""
         self._resuming = True
@@ -227,9 +295,11 @@ class SegRunner(Runner):
         if len(states) != self.world_size:
             self.logger.warning(
                 f'{filename} was written by {len(states)} process(es), this '
-                f'run has {self.world_size}: random generators are not '
-                'restored, so augmentations after the resume differ from an '
-                'uninterrupted run.')
+                f'run has {self.world_size}: the data order and the '
+                'augmentations after the resume cannot repeat those of an '
+                'uninterrupted run (each process reads another share of the '
+                'data; random generators are not restored). Iterations, '
+                'learning rate, weights and optimizer state continue.')
             return
         loop.dataloader_iterator = RestoreRandomStateAfterSkip(
             loop.dataloader_iterator, loop.iter, states[self.rank])

@@ -29,8 +29,25 @@ def get_random_state() -> Dict[str, Any]:
     return state
 
 
+def _to_cpu(value: Any) -> Any:
+    """``value`` with every tensor in it copied to the CPU."""
+    if isinstance(value, torch.Tensor):
+        return value.cpu()
+    if isinstance(value, dict):
+        return {key: _to_cpu(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_to_cpu(item) for item in value)
+    return value
+
+
 def set_random_state(state: Dict[str, Any]) -> None:
-    """Restore a snapshot taken by :func:`get_random_state`."""
+    """Restore a snapshot taken by :func:`get_random_state`.
+
+    The snapshot may come from a checkpoint loaded onto a GPU (mmengine's
+    resume maps every tensor there); the generators' states are CPU byte
+    tensors (numpy's keys an int64 tensor), so they are moved back first.
+    """
+    state = _to_cpu(state)
     py = state['python']
     random.setstate((py['version'], tuple(py['state']), py['gauss']))
     npy = state['numpy']

@@ -302,3 +302,20 @@ def test_failed_generation_leaves_nothing(tmp_path, monkeypatch):
     generate_demo_data(str(tmp_path / 'demo'), 1, 1)
     assert os.listdir(tmp_path) == ['demo']
     assert is_demo_data(str(tmp_path / 'demo'))
+
+
+def test_slurm_tasks_other_than_local_rank_0_wait(tmp_path, small,
+                                                  monkeypatch):
+    # srun sets SLURM_LOCALID, not LOCAL_RANK, before the process group.
+    root = str(tmp_path / 'cityscapes_demo')
+    monkeypatch.delenv('LOCAL_RANK', raising=False)
+    monkeypatch.setenv('SLURM_LOCALID', '1')
+    cfg = demo_config(root)
+    cfg.launcher = 'slurm'
+    with pytest.raises(MissingDataError, match='local rank 0'):
+        prepare_demo_data(cfg, timeout=0.2)
+    assert not os.path.exists(root)
+    # Without --launcher slurm, a Slurm variable alone does not count.
+    cfg.launcher = 'none'
+    prepare_demo_data(cfg)
+    assert is_demo_data(root)

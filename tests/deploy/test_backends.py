@@ -6,6 +6,7 @@ an exported model in ``tests/tools/test_pytorch2onnx.py``.
 import pytest
 import torch
 from mmengine.registry import init_default_scope
+from other_device import on_other_device
 from tiny_emanet import build_plain_model
 
 from emanet.deploy.backends import (
@@ -92,6 +93,20 @@ def test_exported_model_cannot_train(onnx_file):
     model = MODELS.build(backend_model_cfg(MODEL_CFG, onnx_file))
     with pytest.raises(UserError, match='an exported model cannot train'):
         model(torch.zeros(1, 3, 64, 64), [], mode='loss')
+
+
+def test_logits_come_back_on_the_inputs_device(onnx_file):
+    """On a GPU machine the slide windows' buffers are on the GPU: the
+    runtime's CPU logits go back where the inputs are."""
+    init_default_scope('emanet')
+    model = MODELS.build(backend_model_cfg(MODEL_CFG, onnx_file))
+    inputs = torch.rand(1, 3, 64, 64)
+    on_cpu = model._forward(inputs)
+    assert on_cpu.device == inputs.device and on_cpu.shape[:2] == (
+        1, model.out_channels)
+    on_gpu = model._forward(on_other_device(inputs))
+    assert on_gpu.device == torch.device('meta')
+    assert on_gpu.shape == on_cpu.shape and on_gpu.dtype == torch.float32
 
 
 def test_openvino_bf16_falls_back_where_emulated(onnx_file, monkeypatch):

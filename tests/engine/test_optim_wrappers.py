@@ -13,6 +13,7 @@ from emanet.engine import (
 )
 from emanet.registry import OPTIM_WRAPPERS
 from emanet.utils import precision
+from emanet.utils.errors import ConfigError
 
 # Float-rounding sensitive: the README test command runs these again as
 # on an AVX2-only CPU.
@@ -91,9 +92,68 @@ def test_demo_config_float32_as_its_comment_says(log_lines):
 def test_amp_switch_on_cpu_and_cuda(monkeypatch):
     plain = dict(type='OptimWrapper', optimizer=dict(type='SGD', lr=0.1))
     assert amp_optim_wrapper_cfg(plain, 'cpu')['type'] == 'CPUAmpOptimWrapper'
-    monkeypatch.setattr(optim_wrappers, 'bf16_is_native',
-                        lambda device: False)
+    monkeypatch.setattr(precision, 'bf16_is_native', lambda device: False)
     cuda = amp_optim_wrapper_cfg(plain, 'cuda')
     assert cuda['dtype'] == 'float16' and cuda['loss_scale'] == 'dynamic'
     assert plain == dict(type='OptimWrapper',
                          optimizer=dict(type='SGD', lr=0.1))  # a copy
+
+
+PLAIN = dict(type='OptimWrapper', optimizer=dict(type='SGD', lr=0.1))
+
+
+@pytest.mark.parametrize('dtype', [None, 'auto', 'fp16'])
+def test_amp_on_cuda_is_float16_with_dynamic_loss_scaling(dtype,
+                                                          monkeypatch):
+    """As mmsegmentation's --amp, also on GPUs with native bfloat16."""
+    monkeypatch.setattr(precision, 'bf16_is_native', lambda device: True)
+    cfg = amp_optim_wrapper_cfg(PLAIN, 'cuda', dtype)
+    assert cfg == dict(PLAIN, type='AmpOptimWrapper', dtype='float16',
+                       loss_scale='dynamic')
+
+
+@pytest.fixture
+def amp_wrapper_builds_on_cpu(monkeypatch):
+    """mmengine's AmpOptimWrapper refuses to start without a GPU."""
+    from mmengine.optim.optimizer import amp_optimizer_wrapper
+    monkeypatch.setattr(amp_optimizer_wrapper, 'is_cuda_available',
+                        lambda: True)
+
+
+def test_amp_bf16_on_cuda_trains_without_loss_scaler(
+        monkeypatch, amp_wrapper_builds_on_cpu):
+    monkeypatch.setattr(precision, 'bf16_is_native', lambda device: True)
+    cfg = amp_optim_wrapper_cfg(PLAIN, 'cuda', 'bf16')
+    assert cfg['type'] == 'AmpOptimWrapper' and cfg['dtype'] == 'bfloat16'
+    model = nn.Linear(4, 2)
+    cfg['optimizer'] = torch.optim.SGD(model.parameters(), lr=0.1)
+    wrapper = OPTIM_WRAPPERS.build(cfg)
+    assert not wrapper.loss_scaler.is_enabled()
+    with wrapper.optim_context(model):
+        out = model(torch.ones(1, 4))  # [1, 2]
+    assert out.dtype == torch.bfloat16
+    weight = model.weight.detach().clone()
+    wrapper.update_params(out.float().sum())
+    # d(sum)/dW is 1 everywhere: unscaled, and the step used it as it is
+    assert torch.equal(model.weight, weight - 0.1)
+    assert wrapper.state_dict()['loss_scaler'] == {}
+
+
+def test_amp_bf16_on_gpu_without_native_bf16_trains_float32(
+        monkeypatch, log_lines):
+    monkeypatch.setattr(precision, 'bf16_is_native', lambda device: False)
+    monkeypatch.delenv(precision.FORCE_BF16_ENV, raising=False)
+    assert amp_optim_wrapper_cfg(PLAIN, 'cuda', 'bf16') == PLAIN
+    notes = [line for line in log_lines() if FALLBACK in line]
+    assert len(notes) == 1 and '--amp bf16' in notes[0]
+
+
+def test_float16_without_loss_scaling_is_refused(monkeypatch):
+    with pytest.raises(ConfigError, match='--amp fp16 needs CUDA'):
+        amp_optim_wrapper_cfg(PLAIN, 'cpu', 'fp16')
+    monkeypatch.setattr(optim_wrappers, 'get_device', lambda: 'cuda')
+    with pytest.raises(ConfigError, match="CPUAmpOptimWrapper.dtype='float1"
+                       "6'. on CUDA would train without loss scaling"):
+        build('float16')
+    monkeypatch.setattr(precision, 'bf16_is_native', lambda device: True)
+    assert build('bfloat16').cast_dtype == torch.bfloat16

@@ -35,6 +35,7 @@ from emanet.engine.hooks import (
     NonFiniteLossHook,
     ValRandomStateHook,
 )
+from emanet.engine.last_checkpoint import read_last_checkpoint
 from emanet.engine.runner import GUARANTEE_HOOKS
 from emanet.utils.errors import (
     CheckpointError,
@@ -140,6 +141,34 @@ def test_sync_bn_becomes_bn_without_cuda_or_processes(tmp_path):
     assert 'SyncBN replaced by BN: running ' in _log(runner)
 
 
+def test_deterministic_on_cuda_warns_where_no_kernel_is(tmp_path,
+                                                        monkeypatch):
+    """mmengine's strict setting makes CUDA training raise at the first
+    bilinear-resize backward; SegRunner relaxes it on CUDA only."""
+    before = (torch.are_deterministic_algorithms_enabled(),
+              torch.is_deterministic_algorithms_warn_only_enabled())
+    try:
+        runner = SegRunner(model=ToyModel(), work_dir=str(tmp_path),
+                           default_scope='emanet',
+                           randomness=dict(seed=0, deterministic=True))
+        assert torch.are_deterministic_algorithms_enabled()
+        assert not torch.is_deterministic_algorithms_warn_only_enabled()
+        # The same call on a machine with one GPU (mmengine's seeding of
+        # the GPU generators is left out).
+        monkeypatch.setattr(torch.cuda, 'is_available', lambda: True)
+        monkeypatch.setattr(torch.cuda, 'device_count', lambda: 1)
+        monkeypatch.setattr(torch.cuda, 'manual_seed_all', lambda seed: None)
+        monkeypatch.delenv('CUBLAS_WORKSPACE_CONFIG', raising=False)
+        runner.set_randomness(0, deterministic=True)
+        assert torch.are_deterministic_algorithms_enabled()
+        assert torch.is_deterministic_algorithms_warn_only_enabled()
+        assert torch.backends.cudnn.deterministic
+        assert os.environ['CUBLAS_WORKSPACE_CONFIG'] == ':4096:8'
+        assert _log(runner).count('deterministic on CUDA') == 1
+    finally:
+        torch.use_deterministic_algorithms(before[0], warn_only=before[1])
+
+
 # Saving ----------------------------------------------------------------
 def _half_write_put(crash):
     """A LocalBackend.put that writes half the bytes then crashes."""
@@ -156,8 +185,7 @@ def _half_write_put(crash):
 
 
 def _assert_previous_checkpoint_intact(work_dir):
-    with open(work_dir / 'last_checkpoint') as f:
-        last = f.read().strip()
+    last = read_last_checkpoint(str(work_dir))
     assert last == str(work_dir / 'iter_2.pth')
     ckpt = load_checkpoint_file(last)
     assert ckpt['meta']['iter'] == 2
@@ -235,11 +263,6 @@ def test_killed_save_keeps_previous_checkpoint_and_resumes(tmp_path):
             'linear.weight'], runner.model.linear.weight.detach())
 
 
-def _last_checkpoint(work_dir):
-    with open(os.path.join(work_dir, 'last_checkpoint')) as f:
-        return f.read().strip()
-
-
 class _PoisonBases(Hook):
     """Makes the moving-average buffer infinite after iteration ``at``,
     the loss staying finite (like BatchNorm statistics that overflow)."""
@@ -273,7 +296,7 @@ def test_nonfinite_state_is_never_saved(tmp_path):
         isinstance(err.value, UserError)
     assert sorted(p for p in os.listdir(tmp_path) if p.endswith('.pth')) \
         == ['iter_1.pth', 'iter_2.pth']
-    assert _last_checkpoint(tmp_path) == str(last)
+    assert read_last_checkpoint(str(tmp_path)) == str(last)
     # A non-finite checkpoint is refused for loading too.
     state = load_checkpoint_file(str(last))
     state['state_dict']['bases'][0] = float('nan')

@@ -3,6 +3,7 @@ import os.path as osp
 import re
 
 import pytest
+import torch
 from tool_loader import REPO, load_tool
 
 from emanet.utils import precision
@@ -74,6 +75,55 @@ def test_benchmark_rejects_zero_images():
     benchmark = load_analysis_tool('benchmark')
     with pytest.raises(SystemExit):
         benchmark.main([DEMO_CFG, '--num-images', '0'])
+
+
+@pytest.mark.parametrize('cudnn_benchmark', [True, False])
+@pytest.mark.parametrize('fast', [False, True])
+def test_config_sets_cudnn_benchmark_for_every_path(cudnn_benchmark, fast,
+                                                    monkeypatch):
+    benchmark = load_analysis_tool('benchmark')
+    monkeypatch.setattr(torch.backends.cudnn, 'benchmark',
+                        not cudnn_benchmark)
+    prepare = benchmark.prepare_for_inference
+
+    def prepare_as_on_cuda(*args, **kwargs):
+        torch.backends.cudnn.benchmark = True  # the fast path on CUDA
+        return prepare(*args, **kwargs)
+
+    seen = []
+    make_runner = benchmark.make_runner
+
+    def recording_runner(*args, **kwargs):
+        run = make_runner(*args, **kwargs)
+
+        def timed(batch):
+            seen.append(torch.backends.cudnn.benchmark)
+            return run(batch)
+        return timed
+
+    monkeypatch.setattr(benchmark, 'prepare_for_inference',
+                        prepare_as_on_cuda)
+    monkeypatch.setattr(benchmark, 'make_runner', recording_runner)
+    results = benchmark.main([
+        DEMO_CFG, '--shape', '64', '64', '--num-images', '1', '--warmup',
+        '0', '--device', 'cpu', *(['--fast'] if fast else []), *SMALL,
+        f'env_cfg.cudnn_benchmark={cudnn_benchmark}'])
+    assert seen == [cudnn_benchmark]
+    assert results['settings']['cudnn_benchmark'] is cudnn_benchmark
+
+
+def test_image_counts_follow_mmseg_on_cuda_and_stay_small_on_cpu(capsys):
+    benchmark = load_analysis_tool('benchmark')
+    assert benchmark.DEFAULTS == dict(cuda=dict(warmup=5, num_images=200),
+                                      cpu=dict(warmup=1, num_images=5))
+    args = benchmark.parse_args([DEMO_CFG])
+    assert args.warmup is None and args.num_images is None
+    results = benchmark.main([DEMO_CFG, '--shape', '32', '32', '--device',
+                              'cpu', *SMALL])
+    assert results['settings']['warmup'] == 1
+    assert results['settings']['num_images'] == 5
+    assert re.search(r'^run 1/1: [0-9.]+ s for 5 image\(s\)',
+                     capsys.readouterr().out, re.M)
 
 
 def test_benchmark_train_prints_speed_and_memory(capsys):

@@ -48,6 +48,11 @@ from emanet.utils.benchmarking import (
 from emanet.utils.errors import DEBUG_HELP, UserError, run_tool
 from emanet.utils.precision import resolve_amp_dtype
 
+# Untimed and timed images per run: mmsegmentation's benchmark.py on CUDA
+# (5 and 200); a CPU takes seconds per Cityscapes image, so fewer there.
+DEFAULTS = dict(cuda=dict(warmup=5, num_images=200),
+                cpu=dict(warmup=1, num_images=5))
+
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
@@ -62,10 +67,15 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         f'{DEFAULT_BACKEND}). Fastest CPU paths measured: '
                         'bf16 openvino --amp, float32 --fast on the '
                         'checkpoint (docs/benchmark.md)')
-    parser.add_argument('--num-images', type=int, default=5,
-                        help='images timed per run (default 5)')
-    parser.add_argument('--warmup', type=int, default=1,
-                        help='untimed images before each run (default 1)')
+    parser.add_argument('--num-images', type=int,
+                        help='images timed per run (default: '
+                        f'{DEFAULTS["cuda"]["num_images"]} on CUDA, as '
+                        'mmsegmentation\'s benchmark; '
+                        f'{DEFAULTS["cpu"]["num_images"]} on CPU)')
+    parser.add_argument('--warmup', type=int,
+                        help='untimed images before each run (default: '
+                        f'{DEFAULTS["cuda"]["warmup"]} on CUDA, '
+                        f'{DEFAULTS["cpu"]["warmup"]} on CPU)')
     parser.add_argument('--repeat-times', type=int, default=1,
                         help='timed runs; the mean is reported (default 1)')
     parser.add_argument('--shape', type=int, nargs=2, metavar=('H', 'W'),
@@ -100,9 +110,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--debug', action='store_true', help=DEBUG_HELP)
     args = parser.parse_args(argv)
     for name in ('num_images', 'repeat_times'):
-        if getattr(args, name) < 1:
+        if getattr(args, name) is not None and getattr(args, name) < 1:
             parser.error(f'--{name.replace("_", "-")} must be >= 1')
-    if args.warmup < 0:
+    if args.warmup is not None and args.warmup < 0:
         parser.error('--warmup must be >= 0')
     if args.shape and min(args.shape) < 1:
         parser.error(f'--shape must be positive, got {args.shape}')
@@ -159,6 +169,9 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
         prepare_demo_data(cfg)
     init_default_scope(cfg.get('default_scope', 'emanet'))
     device = resolve_device(args.device)
+    for name, default in DEFAULTS[device.type].items():
+        if getattr(args, name) is None:
+            setattr(args, name, default)
     # float32 where bf16 would be emulated (logged once, with the reason)
     amp_dtype = resolve_amp_dtype(
         True if args.amp == 'auto' else args.amp, device, what='--amp')
@@ -178,6 +191,11 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
         plain_weights = osp.join(tmp_dir.name, 'plain.pth')
     model, tuned = build_timed_model(args, cfg, device, amp_dtype,
                                      plain_weights)
+    # The config decides, for every path (mmseg's benchmark does the
+    # same); the fast path turns it on for CUDA models.
+    cudnn_benchmark = bool(cfg.get('env_cfg', {}).get('cudnn_benchmark',
+                                                      False))
+    torch.backends.cudnn.benchmark = cudnn_benchmark
     run = make_runner(model, device, tuned, amp_dtype)
     timer = Timer(device)
 
@@ -189,6 +207,7 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
         checkpoint=args.checkpoint or 'none (random weights)',
         backend=backend, device=device_description(device),
         inputs=source, test_mode=test_cfg.get('mode', 'whole'),
+        cudnn_benchmark=cudnn_benchmark,
         fast=args.fast, channels_last=args.fast and not
         args.no_channels_last, amp=str(amp_dtype).replace('torch.', '')
         if amp_dtype else 'off (float32)', compile=args.compile,

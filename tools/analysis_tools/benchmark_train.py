@@ -57,9 +57,11 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--device', choices=['cpu', 'cuda'],
                         help='default: cuda when available, else cpu')
     precision = parser.add_mutually_exclusive_group()
-    precision.add_argument('--amp', action='store_true',
-                           help='mixed precision: bf16 where supported, '
-                           'else fp16 with loss scaling (CUDA)')
+    precision.add_argument('--amp', nargs='?', const='auto',
+                           choices=['auto', 'fp16', 'bf16'],
+                           help='mixed precision as tools/train.py --amp: '
+                           'CUDA fp16 with loss scaling (bf16: without), '
+                           'CPU bf16 where native')
     precision.add_argument('--fp32', action='store_true',
                            help='float32 even if the config asks for '
                            'mixed precision (default: as configured)')
@@ -116,7 +118,8 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     model.train()
     optim_cfg = copy.deepcopy(cfg.optim_wrapper)
     if args.amp:
-        optim_cfg = amp_optim_wrapper_cfg(optim_cfg, device.type)
+        optim_cfg = amp_optim_wrapper_cfg(optim_cfg, device.type,
+                                          args.amp)
     elif args.fp32 and optim_cfg.get('type') in AMP_WRAPPERS:
         optim_cfg.type = 'OptimWrapper'
         for key in ('dtype', 'loss_scale'):

@@ -7,9 +7,10 @@ from mmengine.dist import is_main_process
 from mmengine.fileio import LocalBackend, get_file_backend
 from mmengine.hooks import CheckpointHook as MMEngineCheckpointHook
 
+from emanet.engine.last_checkpoint import RECORD, write_last_checkpoint
 from emanet.engine.work_dir import write_error
 from emanet.registry import HOOKS
-from emanet.utils.atomic_io import atomic_write_text, remove_stale_tmp_files
+from emanet.utils.atomic_io import remove_stale_tmp_files
 
 #: Runtime-info key of the latest checkpoint written completely (or resumed
 #: from): set by ``SegRunner``, which writes only finite checkpoints.
@@ -139,11 +140,11 @@ class CheckpointHook(MMEngineCheckpointHook):
             **self.args)
         if not is_main_process():
             return
-        record = osp.join(runner.work_dir, 'last_checkpoint')
         try:
-            atomic_write_text(record, self.last_ckpt)
+            write_last_checkpoint(runner.work_dir, self.last_ckpt)
         except OSError as err:
-            raise write_error(record, err, previous_ckpt) from err
+            raise write_error(osp.join(runner.work_dir, RECORD), err,
+                              previous_ckpt) from err
         if outdated is not None:
             path = self.file_backend.join_path(
                 self.out_dir, self.filename_tmpl.format(outdated))

@@ -4,7 +4,7 @@ import threading
 from typing import Dict, Optional
 
 import torch
-from mmengine.dist import all_reduce, is_distributed
+from mmengine.dist import all_reduce, barrier, is_distributed
 from mmengine.hooks import Hook
 
 from emanet.registry import HOOKS
@@ -28,7 +28,9 @@ class InterruptHook(Hook):
     the hooks ``SegRunner`` adds when ``custom_hooks`` lacks them.
 
     With several processes the stop is agreed on every iteration (one
-    ``all_reduce`` of a flag), so all ranks stop at the same iteration.
+    ``all_reduce`` of a flag), so all ranks stop at the same iteration, even
+    when only one of them received the signal; they exit together once the
+    checkpoint is written.
 
     Args:
         save_on_interrupt (bool): Save a checkpoint before exiting.
@@ -46,6 +48,11 @@ class InterruptHook(Hook):
         self.signals = tuple(getattr(signal, name) for name in signals)
         self._previous: Dict[int, object] = {}
         self._received: Optional[int] = None
+
+    @property
+    def received(self) -> Optional[int]:
+        """The signal this process received during training, if any."""
+        return self._received
 
     # Signal handling ------------------------------------------------------
     def _handle(self, signum: int, frame) -> None:
@@ -94,6 +101,10 @@ class InterruptHook(Hook):
         if self.save_on_interrupt and ckpt_hook is not None:
             filename = ckpt_hook.save_at(runner, step)
             saved = f'; checkpoint {filename} saved'
+        if is_distributed():
+            # Rank 0 writes the checkpoint: no rank exits before it is on
+            # disk (srun --kill-on-bad-exit ends the job at the first exit).
+            barrier()
         self.restore_signal_handlers()
         runner.logger.warning(
             f'{name} received: stopped after iteration {step}{saved}.')

@@ -34,7 +34,7 @@ def test_save_at_writes_once_and_updates_last_checkpoint(tmp_path):
     path = str(tmp_path / 'iter_3.pth')
     assert osp.isfile(path)
     with open(tmp_path / 'last_checkpoint') as f:
-        assert f.read() == path
+        assert f.read() == 'iter_3.pth'  # relative to the work dir
     assert runner.saved == [('iter_3.pth', dict(epoch=0, iter=3))]
     # The latest checkpoint is that one already: nothing is written.
     assert hook.save_at(runner, 3) == 'iter_3.pth'

@@ -16,14 +16,14 @@ from tool_loader import REPO
 
 from emanet.engine.checkpoint_loading import load_checkpoint_file
 from emanet.engine.hooks import InterruptHook
+from emanet.engine.last_checkpoint import read_last_checkpoint
 
 # The training script run in a subprocess imports engine_toy from here.
 TESTS_DIR = os.path.join(REPO, 'tests')
 
 
 def _last_checkpoint(work_dir):
-    with open(os.path.join(work_dir, 'last_checkpoint')) as f:
-        return f.read().strip()
+    return read_last_checkpoint(str(work_dir))
 
 
 def test_restore_signal_handlers_is_public_and_idempotent():

@@ -9,12 +9,12 @@ from mmengine.logging import MessageHub
 
 from emanet.engine.hooks import NonFiniteLossHook
 from emanet.engine.hooks.checkpoint_hook import LAST_SAVED_CKPT
+from emanet.engine.last_checkpoint import read_last_checkpoint
 from emanet.utils.errors import TrainingDivergedError
 
 
 def _last_checkpoint(work_dir):
-    with open(os.path.join(work_dir, 'last_checkpoint')) as f:
-        return f.read().strip()
+    return read_last_checkpoint(str(work_dir))
 
 
 def test_message_names_last_saved_checkpoint():

@@ -1,0 +1,100 @@
+"""``last_checkpoint`` follows its work dir: a copied or moved work dir
+resumes from its own checkpoint."""
+import shutil
+
+import pytest
+from engine_toy import losses, make_runner
+from mmengine.hooks import Hook
+
+from emanet.engine.last_checkpoint import (
+    read_last_checkpoint,
+    write_last_checkpoint,
+)
+from emanet.utils.errors import CheckpointError
+
+
+def test_record_is_relative_inside_the_work_dir(tmp_path):
+    work = tmp_path / 'work'
+    work.mkdir()
+    record = write_last_checkpoint(str(work), str(work / 'iter_4.pth'))
+    assert open(record).read() == 'iter_4.pth'
+    assert read_last_checkpoint(str(work)) == str(work / 'iter_4.pth')
+    # A checkpoint written elsewhere (CheckpointHook out_dir) stays as is.
+    elsewhere = str(tmp_path / 'ckpts' / 'work' / 'iter_4.pth')
+    write_last_checkpoint(str(work), elsewhere)
+    assert open(record).read() == elsewhere
+    assert read_last_checkpoint(
+        str(work), str(tmp_path / 'ckpts' / 'work')) == elsewhere
+
+
+def test_absolute_records_are_still_read(tmp_path):
+    work = tmp_path / 'work'
+    work.mkdir()
+    assert read_last_checkpoint(str(work)) is None  # a new run
+    (work / 'last_checkpoint').write_text(str(work / 'iter_2.pth'))
+    assert read_last_checkpoint(str(work)) == str(work / 'iter_2.pth')
+
+
+def test_absolute_record_of_another_folder(tmp_path):
+    old = tmp_path / 'old' / 'iter_2.pth'
+    work = tmp_path / 'copy'
+    work.mkdir()
+    (work / 'last_checkpoint').write_text(str(old))
+    with pytest.raises(CheckpointError) as err:
+        read_last_checkpoint(str(work))
+    message = str(err.value)
+    assert '\n' not in message and str(old) in message
+    assert f'--resume {old}' in message
+    (work / 'iter_2.pth').write_bytes(b'')  # the copy's own file
+    assert read_last_checkpoint(str(work)) == str(work / 'iter_2.pth')
+
+
+class _StopAfter(Hook):
+    """Ends training after iteration ``last`` (its checkpoint is written),
+    as a killed run would."""
+
+    priority = 'LOWEST'
+
+    def __init__(self, last: int) -> None:
+        self.last = last
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None,
+                         outputs=None) -> None:
+        if runner.iter + 1 == self.last:
+            runner.train_loop.stop_training = True
+
+
+@pytest.mark.parametrize('keep_original', [True, False])
+def test_copied_work_dir_resumes_from_its_own_checkpoint(tmp_path,
+                                                         keep_original):
+    first = tmp_path / 'first'
+    run = make_runner(first, max_iters=6, interval=2, experiment_name='run')
+    run.train()
+    reference = losses(run)
+    assert (first / 'last_checkpoint').read_text() == 'iter_6.pth'
+    # Killed after iteration 4: its record names iter_4.pth.
+    (first / 'iter_6.pth').unlink()
+    write_last_checkpoint(str(first), str(first / 'iter_4.pth'))
+    copy = tmp_path / 'copy'
+    shutil.copytree(first, copy)
+    # A stale original holds another state under the same name.
+    shutil.copy(first / 'iter_2.pth', first / 'iter_4.pth')
+    if not keep_original:
+        shutil.rmtree(first)
+
+    resumed = make_runner(copy, max_iters=6, interval=2, resume=True,
+                          experiment_name='resumed')
+    resumed.train()
+    assert resumed.last_saved_checkpoint == str(copy / 'iter_6.pth')
+    assert losses(resumed) == reference  # iterations 1..6, bit-identical
+
+
+def test_resume_logs_no_warning(tmp_path, capsys):
+    make_runner(tmp_path, max_iters=6, interval=2,
+                custom_hooks=[_StopAfter(4)], experiment_name='run').train()
+    capsys.readouterr()
+    make_runner(tmp_path, max_iters=6, interval=2, resume=True,
+                experiment_name='resumed').train()
+    out = capsys.readouterr().out
+    assert 'Resumed at iteration 4' in out
+    assert 'WARNING' not in out
