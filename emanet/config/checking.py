@@ -38,6 +38,11 @@ _BUILDER_KEYS = {
     'parameter scheduler': {'convert_to_iter_based'},
 }
 # Keys Runner.build_dataloader takes out before calling DataLoader.
+# Parameters whose annotation is narrower than what the constructor takes:
+# mmengine's AmpOptimWrapper annotates ``loss_scale: str`` but takes a
+# number (a static scale, as in mmsegmentation's configs) or a dict of
+# GradScaler arguments.
+_WIDER = {('AmpOptimWrapper', 'loss_scale'): (str, int, float, dict)}
 _DATALOADER_KEYS = {'dataset', 'sampler', 'batch_sampler', 'collate_fn',
                     'worker_init_fn'}
 
@@ -69,7 +74,8 @@ class _Checker:
                     self.fail(path, f"unknown key '{key}' for {what}"
                               f'{_hint(key, accepted)}')
                 continue
-            classes = expected_classes(params[key])
+            classes = _WIDER.get((getattr(obj, '__name__', None), key)) \
+                or expected_classes(params[key])
             if classes is not None and not fits(value, classes):
                 self.fail(path, f'{key}={value!r} '
                           f'({type(value).__name__}), but {what} expects '

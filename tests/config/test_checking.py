@@ -128,3 +128,18 @@ def test_scheduler_that_ends_before_it_begins_is_refused(tmp_path):
         '(LinearLR): a scheduler has to end after it begins; set '
         'param_scheduler.0.end above 10 or param_scheduler.0.begin below 10')
     check_config(cfg, skip=('param_scheduler', ))
+
+
+def test_static_loss_scale_of_mmsegmentation_configs_passes():
+    """AmpOptimWrapper annotates ``loss_scale: str`` but takes numbers and
+    dicts too; mmsegmentation's configs give ``loss_scale=512.``."""
+    for scale in (512., 512, 'dynamic', dict(init_scale=256.)):
+        cfg = load_config(DEMO_CONFIG, {
+            'optim_wrapper': dict(type='AmpOptimWrapper', _delete_=True,
+                                  loss_scale=scale,
+                                  optimizer=dict(type='SGD', lr=0.01))})
+        assert cfg.optim_wrapper.loss_scale == scale
+    with pytest.raises(ConfigError, match=r"loss_scale=\[512\] \(list\)"):
+        load_config(DEMO_CONFIG, {'optim_wrapper': dict(
+            type='AmpOptimWrapper', _delete_=True, loss_scale=[512],
+            optimizer=dict(type='SGD', lr=0.01))})
