@@ -81,17 +81,6 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def load_model(args: argparse.Namespace):
-    """The model, with a one-line message for a device that cannot run."""
-    try:
-        return init_model(args.config, args.checkpoint, device=args.device,
-                          backend=args.backend)
-    except RuntimeError as e:  # unknown device name, or no CUDA
-        if args.device is None:
-            raise
-        raise UserError(f'--device {args.device}: {e}') from e
-
-
 def overlay(visualizer: SegLocalVisualizer, model, frame: np.ndarray
             ) -> np.ndarray:
     """One BGR frame with its prediction blended in (BGR out)."""
@@ -116,7 +105,8 @@ def main(argv: Optional[List[str]] = None) -> dict:
     if args.output_file is not None:
         check_output_file(args.output_file, args.output_fourcc)
     capture, info = open_video(args.video)
-    model = load_model(args)
+    model = init_model(args.config, args.checkpoint, device=args.device,
+                       backend=args.backend)
     meta = model.dataset_meta or {}
     visualizer = SegLocalVisualizer(
         name=f'video_demo_{id(model)}', classes=meta.get('classes'),

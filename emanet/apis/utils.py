@@ -9,6 +9,7 @@ from mmengine.runner import Runner
 
 from emanet.config import check_config
 from emanet.registry import RUNNERS
+from emanet.utils.errors import DeviceError
 
 
 def opacity_type(text: str) -> float:
@@ -24,14 +25,19 @@ def resolve_device(name: Optional[str] = None) -> torch.device:
     """``name`` as a device; by default CUDA when available, else CPU.
 
     Raises:
-        RuntimeError: CUDA is asked for but not available.
+        DeviceError: The name is not a device, or CUDA is asked for but not
+            available.
     """
     if name is None:
         name = 'cuda' if torch.cuda.is_available() else 'cpu'
-    device = torch.device(name)
+    try:
+        device = torch.device(name)
+    except RuntimeError as e:
+        raise DeviceError(f'device {name!r} is not a device name '
+                          '(e.g. cpu, cuda, cuda:1)') from e
     if device.type == 'cuda' and not torch.cuda.is_available():
-        raise RuntimeError(f'device {name!r} asked for, but CUDA is not '
-                           'available; use --device cpu')
+        raise DeviceError(f'device {name!r} asked for, but CUDA is not '
+                          'available; use --device cpu')
     return device
 
 

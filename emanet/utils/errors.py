@@ -40,6 +40,10 @@ class DataRootError(UserError, FileExistsError):
     """A data set folder exists but holds something else."""
 
 
+class DeviceError(UserError, RuntimeError):
+    """A device is asked for that this machine does not have."""
+
+
 class CheckpointError(UserError, RuntimeError):
     """A checkpoint cannot be loaded, or does not fit the model."""
 

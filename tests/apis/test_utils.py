@@ -9,7 +9,7 @@ from tiny_demo import DEMO_CONFIG
 
 from emanet.apis.utils import build_runner, opacity_type, resolve_device
 from emanet.engine import SegRunner
-from emanet.utils.errors import ConfigError
+from emanet.utils.errors import ConfigError, DeviceError, UserError
 
 
 def test_opacity_is_a_number_in_zero_one():
@@ -33,6 +33,17 @@ def test_device_defaults_to_cuda_when_available(monkeypatch):
     monkeypatch.setattr(torch.cuda, 'is_available', lambda: True)
     assert resolve_device() == torch.device('cuda')
     assert resolve_device('cuda:1') == torch.device('cuda:1')
+
+
+def test_device_errors_are_user_errors(monkeypatch):
+    """The tools print them as one line (run_tool), naming the value."""
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: False)
+    with pytest.raises(DeviceError, match="device 'cuda' asked for"):
+        resolve_device('cuda')
+    with pytest.raises(DeviceError, match="device 'tpu' is not a device "
+                       r'name \(e.g. cpu, cuda, cuda:1\)'):
+        resolve_device('tpu')
+    assert issubclass(DeviceError, UserError)
 
 
 def _demo_cfg(work_dir) -> Config:

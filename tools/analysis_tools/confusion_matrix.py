@@ -131,11 +131,8 @@ def compute(args: argparse.Namespace, cfg: Config, dataset) -> np.ndarray:
             dataset, args.prediction_path, ignore, progress=bar)
     if not osp.isfile(args.checkpoint):
         raise UserError(f'checkpoint {args.checkpoint} does not exist')
-    try:
-        model = init_model(cfg, args.checkpoint, device=args.device,
-                           backend=args.backend)
-    except RuntimeError as e:  # an unknown or unavailable --device
-        raise UserError(f'--device {args.device}: {e}') from e
+    model = init_model(cfg, args.checkpoint, device=args.device,
+                       backend=args.backend)
     os.makedirs(args.prediction_path, exist_ok=True)
     return confusion_from_model(model, dataset, ignore,
                                 out_dir=args.prediction_path, progress=bar)
