@@ -68,3 +68,40 @@ def slurm_env(environ: Mapping[str, str] = os.environ,
         LOCAL_RANK=environ.get('SLURM_LOCALID', '0'),
         MASTER_ADDR=addr,
         MASTER_PORT=str(port))
+
+
+def init_process_group(launcher: str, dist_cfg: Mapping) -> None:
+    """Start the process group of a ``pytorch`` or ``slurm`` launch.
+
+    mmengine's ``init_dist`` calls ``torch.cuda.set_device``, which fails on
+    CPU-only builds: without CUDA, torchrun's environment (``pytorch``) or
+    Slurm's (``slurm``, :func:`slurm_env`) is all gloo needs, and the
+    config's ``nccl`` becomes ``gloo`` here, the one place that decides.
+    With CUDA, ``slurm`` tasks get torchrun's variables from Slurm's and
+    start like ``pytorch`` ones (NCCL); ``pytorch`` ones are left to
+    mmengine.
+
+    Args:
+        launcher (str): ``'pytorch'`` or ``'slurm'``.
+        dist_cfg (Mapping): The config's ``env_cfg.dist_cfg``.
+    """
+    import datetime
+
+    import torch
+    import torch.distributed as torch_dist
+    from mmengine.dist import init_dist
+    dist_cfg = dict(dist_cfg)
+    backend = dist_cfg.pop('backend', 'nccl')
+    port = dist_cfg.pop('port', None)
+    if launcher == 'slurm':
+        os.environ.update(slurm_env(port=port))
+    if torch.cuda.is_available():
+        if launcher == 'slurm':
+            init_dist('pytorch', backend=backend, **dist_cfg)
+        return
+    dist_cfg.pop('init_backend', None)  # mmengine's, not torch's
+    timeout = dist_cfg.pop('timeout', None)
+    if timeout is not None:
+        dist_cfg['timeout'] = datetime.timedelta(seconds=timeout)
+    torch_dist.init_process_group(
+        backend='gloo' if backend == 'nccl' else backend, **dist_cfg)

@@ -1,16 +1,13 @@
 """mmengine Runner with safe loading, atomic saving and exact resume."""
-import datetime
 import functools
 import io
 import itertools
-import os
 import os.path as osp
 from typing import Any, Dict, List, Optional, Tuple
 
 import torch
-import torch.distributed as torch_dist
 import torch.nn as nn
-from mmengine.dist import all_gather_object, init_dist, is_distributed
+from mmengine.dist import all_gather_object, is_distributed
 from mmengine.fileio import LocalBackend, get_file_backend
 from mmengine.hooks import Hook
 from mmengine.model import (
@@ -32,7 +29,7 @@ from emanet.utils.errors import (
 from .checkpoint_capture import CheckpointCaptured, CheckpointCaptureHook
 from .checkpoint_fitting import nonfinite_tensors
 from .checkpoint_loading import load_checkpoint_file, load_weights
-from .dist_env import slurm_env
+from .dist_env import init_process_group
 from .hooks import (
     CheckpointHook,
     FastInferenceHook,
@@ -139,32 +136,10 @@ class SegRunner(Runner):
 
     # Distributed on CPU (gloo) ---------------------------------------------
     def setup_env(self, env_cfg: Dict) -> None:
-        """Set up like mmengine; start the process group here when needed.
-
-        mmengine's ``init_dist`` calls ``torch.cuda.set_device``, which fails
-        on CPU-only builds: without CUDA, torchrun's environment (``pytorch``)
-        or Slurm's (``slurm``, :func:`.dist_env.slurm_env`) is all gloo
-        needs, and the config's ``nccl`` becomes ``gloo`` here, the one place
-        that decides. With CUDA, ``slurm`` tasks get torchrun's variables
-        from Slurm's and start like ``pytorch`` ones (NCCL).
-        """
+        """Set up like mmengine; start the process group here when needed
+        (:func:`.dist_env.init_process_group`: gloo without CUDA)."""
         if self.launcher in ('pytorch', 'slurm') and not is_distributed():
-            dist_cfg = dict(env_cfg.get('dist_cfg', {}))
-            backend = dist_cfg.pop('backend', 'nccl')
-            port = dist_cfg.pop('port', None)
-            if self.launcher == 'slurm':
-                os.environ.update(slurm_env(port=port))
-            if torch.cuda.is_available():
-                if self.launcher == 'slurm':
-                    init_dist('pytorch', backend=backend, **dist_cfg)
-            else:
-                dist_cfg.pop('init_backend', None)  # mmengine's, not torch's
-                timeout = dist_cfg.pop('timeout', None)
-                if timeout is not None:
-                    dist_cfg['timeout'] = datetime.timedelta(seconds=timeout)
-                torch_dist.init_process_group(
-                    backend='gloo' if backend == 'nccl' else backend,
-                    **dist_cfg)
+            init_process_group(self.launcher, env_cfg.get('dist_cfg', {}))
         super().setup_env(env_cfg)
 
     def set_randomness(self, seed, diff_rank_seed: bool = False,

@@ -3,11 +3,11 @@ gloo without CUDA calls on CPU, NCCL through torchrun's path with CUDA."""
 import os
 import socket
 
+import mmengine.dist
 import pytest
 import torch
 import torch.distributed as torch_dist
 
-import emanet.engine.runner as runner_module
 from emanet.engine.dist_env import slurm_env
 from emanet.engine.runner import SegRunner
 from emanet.utils.errors import UserError
@@ -92,7 +92,7 @@ def test_cuda_slurm_task_starts_nccl_like_torchrun(one_slurm_task,
         calls.append((launcher, kwargs, os.environ['LOCAL_RANK']))
         torch_dist.init_process_group('gloo')
     monkeypatch.setattr(torch.cuda, 'is_available', lambda: True)
-    monkeypatch.setattr(runner_module, 'init_dist', init_dist)
+    monkeypatch.setattr(mmengine.dist, 'init_dist', init_dist)
     one_slurm_task.setup_env(dict(dist_cfg=dict(backend='nccl',
                                                 timeout=60)))
     assert calls == [('pytorch', dict(backend='nccl', timeout=60), '0')]
