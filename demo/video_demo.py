@@ -8,7 +8,7 @@ Example::
         --output-file result.mp4
 
 ``VIDEO`` is a file OpenCV reads or a camera index (``0``); the model a
-checkpoint or an exported ``.onnx`` / int8 ``.xml`` (``--backend``).
+checkpoint or an exported ``.onnx`` (``--backend``).
 """  # noqa: E501
 import argparse
 import os
@@ -41,7 +41,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('video', help='video file, or a camera index (0)')
     parser.add_argument('config', help='config file')
     parser.add_argument(
-        'checkpoint', help='checkpoint, or an exported .onnx / .xml model')
+        'checkpoint', help='checkpoint, or an exported .onnx model')
     parser.add_argument(
         '--output-file',
         help='video to write (.mp4 with mp4v, or .avi with MJPG)')

@@ -2,7 +2,7 @@
 
 From the prediction PNGs of ``tools/test.py CONFIG CKPT --out DIR``, or,
 with ``--checkpoint``, by running the model (a checkpoint or an exported
-``.onnx``/int8 ``.xml``), which then writes its PNGs to PREDICTION_DIR.
+``.onnx``), which then writes its PNGs to PREDICTION_DIR.
 Writes to SAVE_DIR:
 
 * ``confusion_matrix.png``: rows ground truth, columns prediction, each
@@ -64,7 +64,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         'save_dir', help=f'folder for {NAME}.png, .csv and .json')
     parser.add_argument(
         '--checkpoint',
-        help='run this checkpoint (or exported .onnx / int8 .xml model) '
+        help='run this checkpoint (or exported .onnx model) '
         'over the test set instead of reading finished predictions')
     parser.add_argument(
         '--backend',
