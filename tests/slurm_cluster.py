@@ -22,6 +22,8 @@ import subprocess
 import time
 from typing import Dict, List, Optional
 
+from processes import free_port
+
 #: Daemons and client commands the cluster needs.
 BINARIES = ('munged', 'slurmctld', 'slurmd', 'sinfo', 'srun', 'scontrol',
             'scancel', 'squeue')
@@ -73,11 +75,6 @@ def missing_binaries() -> List[str]:
                             '/usr/local/sbin'])
     return [name for name in BINARIES if shutil.which(name, path=path) is None]
 
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
 
 
 def _read_pid(path: str) -> Optional[int]:
@@ -132,7 +129,7 @@ class SlurmCluster:
             f.write(CONF.format(
                 host=self.host, root=self.root, cpus=self.cpus,
                 user=getpass.getuser(), partition=self.partition,
-                ctld_port=_free_port(), slurmd_port=_free_port()))
+                ctld_port=free_port(), slurmd_port=free_port()))
         return self.conf
 
     def _start_munge(self) -> None:

@@ -1,12 +1,12 @@
 """--launcher slurm: torch.distributed's settings from Slurm's variables,
 gloo without CUDA calls on CPU, NCCL through torchrun's path with CUDA."""
 import os
-import socket
 
 import mmengine.dist
 import pytest
 import torch
 import torch.distributed as torch_dist
+from processes import free_port
 
 from emanet.engine.dist_env import slurm_env
 from emanet.engine.runner import SegRunner
@@ -46,11 +46,6 @@ def test_node_list_scontrol_cannot_expand_is_named(fake_scontrol):
         slurm_env(dict(TASK, SLURM_NODELIST='other'))
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
-
 
 @pytest.fixture
 def one_slurm_task(monkeypatch):
@@ -63,7 +58,7 @@ def one_slurm_task(monkeypatch):
     for key, value in dict(SLURM_PROCID='0', SLURM_NTASKS='1',
                            SLURM_LOCALID='0', SLURM_NODELIST='localhost',
                            MASTER_ADDR='127.0.0.1',
-                           MASTER_PORT=str(_free_port())).items():
+                           MASTER_PORT=str(free_port())).items():
         monkeypatch.setenv(key, value)
     runner = object.__new__(SegRunner)
     runner._launcher, runner._distributed = 'slurm', True

@@ -1,12 +1,11 @@
 """Helpers of the model modules: resize, add_prefix, reduce_mean, ..."""
 import os
-import socket
 
 import pytest
 import torch
 import torch.distributed as dist
-import torch.multiprocessing as mp
 import torch.nn.functional as F
+from processes import run_two_gloo_processes
 
 from emanet.models.utils import add_prefix, reduce_mean, resize, to_2tuple
 
@@ -72,32 +71,19 @@ def test_reduce_mean_outside_distributed_is_identity():
     assert reduce_mean(x) is x
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
 
-
-def _mean_worker(rank: int, port: int, out_dir: str) -> None:
-    torch.set_num_threads(1)
-    os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port))
-    dist.init_process_group('gloo', rank=rank, world_size=2)
-    try:
-        mine = torch.tensor([1.0, 2.0]) if rank == 0 else torch.tensor(
-            [3.0, 6.0])
-        before = mine.clone()
-        mean = reduce_mean(mine)
-        torch.save(dict(mean=mean, mine=mine, before=before),
-                   os.path.join(out_dir, f'rank{rank}.pth'))
-    finally:
-        dist.destroy_process_group()
+def _mean_worker(rank: int, out_dir: str) -> None:
+    mine = torch.tensor([1.0, 2.0]) if rank == 0 else torch.tensor(
+        [3.0, 6.0])
+    before = mine.clone()
+    mean = reduce_mean(mine)
+    torch.save(dict(mean=mean, mine=mine, before=before),
+               os.path.join(out_dir, f'rank{rank}.pth'))
 
 
 @pytest.mark.slow
 def test_reduce_mean_averages_over_two_gloo_processes(tmp_path):
-    # fork: the workers need no fresh interpreter (saves ~10 s of imports)
-    mp.start_processes(_mean_worker, args=(_free_port(), str(tmp_path)),
-                       nprocs=2, join=True, start_method='fork')
+    run_two_gloo_processes(_mean_worker, str(tmp_path))
     for rank in range(2):
         out = torch.load(tmp_path / f'rank{rank}.pth')
         assert torch.equal(out['mean'], torch.tensor([2.0, 4.0]))

@@ -4,12 +4,12 @@ one machine, and a checkpoint resumes with another number of processes."""
 import json
 import os.path as osp
 import shutil
-import socket
 import subprocess
 
 import pytest
 import torch
 from dist_probe import logged, probe_env, started_iters, write_probe_config
+from processes import free_port
 from tiny_demo import scores
 from tool_loader import REPO, load_tool
 
@@ -21,11 +21,6 @@ TIMEOUT = 240
 #: The resume warning when the number of processes changed.
 WORLD_SIZE_WARNING = 'cannot repeat those of an uninterrupted run'
 
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
 
 
 def _launch(script, *args, cwd, **env):
@@ -42,7 +37,7 @@ def _finish(proc) -> str:
 
 
 def _torchrun(script, *args, cwd) -> str:
-    return _finish(_launch(script, *args, cwd=cwd, PORT=str(_free_port())))
+    return _finish(_launch(script, *args, cwd=cwd, PORT=str(free_port())))
 
 
 @pytest.fixture(scope='module')
@@ -108,7 +103,7 @@ def test_two_nodes_train_like_one_machine(one_node, tmp_path):
     # Two `dist_train.sh CONFIG 1`, as on two machines: NNODES=2,
     # NODE_RANK=0/1, the same MASTER_ADDR and PORT.
     work_dir = tmp_path / 'work'
-    port = str(_free_port())
+    port = str(free_port())
     nodes = [
         _launch('dist_train.sh', one_node['config'], 1, '--work-dir',
                 work_dir, '--deterministic', cwd=tmp_path, NNODES='2',

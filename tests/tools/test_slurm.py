@@ -5,7 +5,6 @@ import json
 import os
 import os.path as osp
 import signal
-import socket
 import subprocess
 import time
 
@@ -18,6 +17,7 @@ from dist_probe import (
     started_iters,
     write_probe_config,
 )
+from processes import free_port
 from tiny_demo import scores
 from tool_loader import REPO, load_tool
 
@@ -27,18 +27,13 @@ pytestmark = [pytest.mark.slurm, pytest.mark.distributed, pytest.mark.slow]
 TIMEOUT = 240
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
-
 
 def _slurm_env(cluster, **extra):
     """Two tasks of one CPU each, a free rendezvous port."""
     env = probe_env(**extra)
     env.update(SLURM_CONF=cluster.env['SLURM_CONF'],
                PATH=cluster.env['PATH'], GPUS='2', CPUS_PER_TASK='1',
-               MASTER_PORT=str(_free_port()))
+               MASTER_PORT=str(free_port()))
     return env
 
 

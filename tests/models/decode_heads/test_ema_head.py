@@ -1,11 +1,9 @@
 """EMAModule / EMAHead: shapes, bases update, gradients, precision, DDP."""
 import os
-import socket
 
 import pytest
 import torch
-import torch.distributed as dist
-import torch.multiprocessing as mp
+from processes import run_two_gloo_processes
 
 from emanet.models.decode_heads import EMAHead, EMAModule
 
@@ -125,37 +123,24 @@ def test_em_runs_in_float32_under_bf16_autocast(monkeypatch):
     assert torch.isfinite(head.ema_module.bases).all()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
-
 
 def _rank_feats(rank: int) -> torch.Tensor:
     g = torch.Generator().manual_seed(100 + rank)
     return torch.randn(2, C, 5, 6, generator=g)  # [B, C, H, W]
 
 
-def _ddp_worker(rank: int, port: int, out_dir: str) -> None:
-    torch.set_num_threads(1)
-    os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port))
-    dist.init_process_group('gloo', rank=rank, world_size=2)
-    try:
-        torch.manual_seed(0)  # same initial bases on both ranks
-        module = EMAModule(C, K, T, MOMENTUM).train()
-        initial = module.bases.clone()
-        module(_rank_feats(rank))
-        torch.save(dict(initial=initial, bases=module.bases.clone()),
-                   os.path.join(out_dir, f'rank{rank}.pth'))
-    finally:
-        dist.destroy_process_group()
+def _ddp_worker(rank: int, out_dir: str) -> None:
+    torch.manual_seed(0)  # same initial bases on both ranks
+    module = EMAModule(C, K, T, MOMENTUM).train()
+    initial = module.bases.clone()
+    module(_rank_feats(rank))
+    torch.save(dict(initial=initial, bases=module.bases.clone()),
+               os.path.join(out_dir, f'rank{rank}.pth'))
 
 
 @pytest.mark.slow
 def test_bases_all_reduced_across_two_gloo_processes(tmp_path):
-    # fork: the workers need no fresh interpreter (saves ~10 s of imports)
-    mp.start_processes(_ddp_worker, args=(_free_port(), str(tmp_path)),
-                       nprocs=2, join=True, start_method='fork')
+    run_two_gloo_processes(_ddp_worker, str(tmp_path))
     r0 = torch.load(tmp_path / 'rank0.pth')
     r1 = torch.load(tmp_path / 'rank1.pth')
     assert torch.equal(r0['initial'], r1['initial'])
