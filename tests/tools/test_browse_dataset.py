@@ -9,6 +9,7 @@ from tiny_demo import write_tiny_config
 from tool_loader import load_tool
 
 from emanet.config import load_config
+from emanet.datasets.builder import build_split_dataset
 from emanet.utils.errors import run_tool
 from emanet.visualization.label_panels import GAP
 
@@ -40,7 +41,7 @@ def test_train_samples_are_what_the_pipeline_gives(tiny_config, tmp_path,
     # The same samples again, seeded as the tool seeds (randomness.seed).
     cfg = load_config(tiny_config)
     set_random_seed(cfg.randomness.seed)
-    dataset = tool.build_split(cfg, 'train')
+    dataset = build_split_dataset(cfg, 'train')
     for idx, path in enumerate(written):  # written in sample order
         item = dataset[idx]
         picture = cv2.imread(path)[..., ::-1]

@@ -19,14 +19,13 @@ from typing import List, Optional, Tuple
 
 import numpy as np
 from mmengine.config import Config
-from mmengine.registry import init_default_scope
 from mmengine.runner import set_random_seed
 
 import emanet  # noqa: F401  (creates the 'emanet' registry scope)
 from emanet.config import CfgOptionsAction, load_config
+from emanet.datasets.builder import build_split_dataset
 from emanet.datasets.demo_data import prepare_demo_data
-from emanet.registry import DATASETS
-from emanet.utils.errors import DEBUG_HELP, ConfigError, UserError, run_tool
+from emanet.utils.errors import DEBUG_HELP, UserError, run_tool
 from emanet.utils.image_io import write_png
 from emanet.visualization.display import display_available, show_image
 from emanet.visualization.label_panels import draw_sample
@@ -91,16 +90,6 @@ def ignore_index(cfg: Config) -> int:
     return 255
 
 
-def build_split(cfg: Config, split: str):
-    """The data set of ``<split>_dataloader``, as the Runner builds it."""
-    dataloader = cfg.get(f'{split}_dataloader')
-    if not dataloader or 'dataset' not in dataloader:
-        raise ConfigError(f'{cfg.filename} has no {split}_dataloader with a '
-                          'dataset; choose another --split')
-    init_default_scope(cfg.get('default_scope', 'emanet'))
-    return DATASETS.build(dataloader.dataset)
-
-
 def nearest_resize(label: np.ndarray, shape: Tuple[int, int]) -> np.ndarray:
     """``label`` at ``shape`` by nearest neighbour (no new values).
 
@@ -143,7 +132,8 @@ def main(argv: Optional[List[str]] = None) -> List[str]:
     seed = (cfg.get('randomness') or {}).get('seed')
     if seed is not None:  # repeatable pictures
         set_random_seed(seed)
-    dataset = build_split(cfg, args.split)
+    dataset = build_split_dataset(cfg, args.split,
+                                  '; choose another --split')
     meta = dataset.metainfo
     ignore = ignore_index(cfg)
     count = len(dataset)

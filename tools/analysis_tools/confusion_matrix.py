@@ -25,12 +25,12 @@ from typing import List, Optional
 
 import numpy as np
 from mmengine.config import Config
-from mmengine.registry import init_default_scope
 from tqdm import tqdm
 
 import emanet  # noqa: F401  (creates the 'emanet' registry scope)
 from emanet.apis import init_model
 from emanet.config import CfgOptionsAction, load_config
+from emanet.datasets.builder import build_split_dataset
 from emanet.datasets.demo_data import prepare_demo_data
 from emanet.deploy.backends import BACKENDS
 from emanet.evaluation.confusion import (
@@ -41,8 +41,7 @@ from emanet.evaluation.confusion import (
     normalize_rows,
     write_confusion_files,
 )
-from emanet.registry import DATASETS
-from emanet.utils.errors import DEBUG_HELP, ConfigError, UserError, run_tool
+from emanet.utils.errors import DEBUG_HELP, UserError, run_tool
 from emanet.visualization.confusion_plot import (
     check_colormap,
     plot_confusion_matrix,
@@ -103,16 +102,6 @@ def metric_ignore_index(cfg: Config) -> int:
     return 255
 
 
-def build_test_set(cfg: Config):
-    """The test data set with the config's test pipeline."""
-    dataloader = cfg.get('test_dataloader')
-    if not dataloader or 'dataset' not in dataloader:
-        raise ConfigError(f'{cfg.filename} has no test_dataloader with a '
-                          'dataset')
-    init_default_scope(cfg.get('default_scope', 'emanet'))
-    return DATASETS.build(dataloader.dataset)
-
-
 def bar(items):
     """A progress bar over the test images."""
     return tqdm(items, unit='img', desc='confusion')
@@ -144,7 +133,7 @@ def main(argv: Optional[List[str]] = None) -> dict:
     check_colormap(args.color_theme)
     cfg = load_config(args.config, args.cfg_options)
     prepare_demo_data(cfg)  # the data sets only read
-    dataset = build_test_set(cfg)
+    dataset = build_split_dataset(cfg, 'test')
     classes = list(dataset.metainfo['classes'])
     counts = compute(args, cfg, dataset)
     if counts.sum() == 0:
