@@ -1,4 +1,4 @@
-"""Segmentors whose network is an exported ONNX file.
+"""Segmentors whose network is an exported file (ONNX or OpenVINO IR).
 
 A backend segmentor is a :class:`BaseSegmentor` like
 :class:`EncoderDecoder`: preprocessing, whole/slide inference, resize, flip
@@ -9,9 +9,13 @@ in ONNX Runtime or OpenVINO. The segmentors are registered in ``MODELS``
 (``type='ONNXRuntimeSegmentor'`` or ``'OpenVINOSegmentor'``); the runtimes
 are imported only when one is built.
 
+An exported model is an ``.onnx`` file (either runtime; ONNX Runtime by
+default) or an OpenVINO IR ``.xml`` with its ``.bin`` beside it (OpenVINO
+only), e.g. the int8 model of ``tools/deployment/quantize.py``.
+
 This module is the one place that knows the backends: :data:`BACKENDS`,
-:data:`DEFAULT_BACKEND` and the file suffixes of exported models
-(:data:`EXPORTED_SUFFIXES`).
+:data:`DEFAULT_BACKEND`, :func:`default_backend` and the file suffixes of
+exported models (:data:`EXPORTED_SUFFIXES`).
 """
 import copy
 import json
@@ -35,7 +39,19 @@ BACKENDS = {'onnxruntime': 'ONNXRuntimeSegmentor',
 DEFAULT_BACKEND = 'onnxruntime'
 # what tools/test.py, init_model and the benchmarks take as an exported
 # model rather than a checkpoint
-EXPORTED_SUFFIXES = ('.onnx', )
+EXPORTED_SUFFIXES = ('.onnx', '.xml')
+# OpenVINO's own format (IR: .xml graph + .bin weights), OpenVINO only
+IR_SUFFIX = '.xml'
+
+
+def is_openvino_ir(model_file: Optional[str]) -> bool:
+    """Whether ``model_file`` names an OpenVINO IR (by suffix)."""
+    return bool(model_file) and str(model_file).lower().endswith(IR_SUFFIX)
+
+
+def default_backend(model_file: Optional[str]) -> str:
+    """The backend that runs ``model_file`` when none is asked for."""
+    return 'openvino' if is_openvino_ir(model_file) else DEFAULT_BACKEND
 
 
 def read_onnx(model_file: str
@@ -65,9 +81,46 @@ def read_onnx(model_file: str
         d.dim_value if d.HasField('dim_value') else None for d in dims)
 
 
-def onnx_input_shape(model_file: str) -> Tuple[Optional[int], ...]:
-    """The input dims of an ONNX file, None where dynamic."""
-    return read_onnx(model_file)[1]
+def read_ir(model_file: str
+            ) -> Tuple[Optional[dict], Tuple[Optional[int], ...]]:
+    """Check that ``model_file`` is an OpenVINO IR with its ``.bin``; read
+    what the tools need (as :func:`read_onnx`)."""
+    ov = require('openvino')
+    weights = osp.splitext(model_file)[0] + '.bin'
+    if not osp.isfile(model_file):
+        raise UserError(f'OpenVINO model file not found: {model_file}')
+    if not osp.isfile(weights):
+        raise UserError(f'{model_file} has no weights file {weights} beside '
+                        'it: copy the .xml and .bin of '
+                        'tools/deployment/quantize.py together')
+    try:
+        network = ov.Core().read_model(model_file, weights)
+    except Exception as err:  # OpenVINO raises RuntimeError subclasses
+        first = str(err).strip().splitlines()[0][:100] if str(err) else ''
+        raise UserError(
+            f'{model_file} is not a readable OpenVINO IR ({first}); write '
+            'one with tools/deployment/quantize.py') from None
+    dataset_meta = None
+    if network.has_rt_info(META_KEY):
+        dataset_meta = json.loads(network.get_rt_info(META_KEY).astype(str))
+    dims = network.inputs[0].get_partial_shape()
+    return dataset_meta, tuple(d.get_length() if d.is_static else None
+                               for d in dims)
+
+
+def read_exported(model_file: str
+                  ) -> Tuple[Optional[dict], Tuple[Optional[int], ...]]:
+    """:func:`read_ir` or :func:`read_onnx`, by the file's suffix."""
+    return (read_ir if is_openvino_ir(model_file) else read_onnx)(
+        model_file)
+
+
+def exported_input_shape(model_file: str) -> Tuple[Optional[int], ...]:
+    """The input dims of an exported model, None where dynamic."""
+    return read_exported(model_file)[1]
+
+
+onnx_input_shape = exported_input_shape  # the earlier name
 
 
 class BackendSegmentor(BaseSegmentor):
@@ -75,26 +128,45 @@ class BackendSegmentor(BaseSegmentor):
 
     Args:
         model_file (str): the ``.onnx`` file of
-            ``tools/deployment/pytorch2onnx.py``.
+            ``tools/deployment/pytorch2onnx.py`` or (OpenVINO) the ``.xml``
+            of ``tools/deployment/quantize.py``.
         data_preprocessor (dict): the config's, as for the model.
         test_cfg (dict): the config's ``model.test_cfg``.
         align_corners (bool): of the logits' resize (the decode head's).
         amp: ``'bf16'`` (or True) to let the runtime compute in bfloat16
             where the CPU does natively; float32 otherwise.
+        num_classes (int, optional): the config's class count; a file
+            predicting another count is refused.
     """
 
     def __init__(self, model_file: str, data_preprocessor: dict,
                  test_cfg: Optional[dict] = None,
                  align_corners: bool = False,
-                 amp: Union[bool, str, torch.dtype, None] = None) -> None:
+                 amp: Union[bool, str, torch.dtype, None] = None,
+                 num_classes: Optional[int] = None) -> None:
         super().__init__(data_preprocessor=copy.deepcopy(data_preprocessor),
                          test_cfg=test_cfg, align_corners=align_corners)
         self.model_file = model_file
-        self.dataset_meta, self.input_shape = read_onnx(model_file)
+        self.dataset_meta, self.input_shape = read_exported(model_file)
         self.amp_dtype = resolve_amp_dtype(amp, 'cpu',
                                            what=type(self).__name__)
         self._load(model_file)
         self.num_classes = self.out_channels = self.output_channels
+        self._check_classes(num_classes)
+
+    def _check_classes(self, num_classes: Optional[int]) -> None:
+        """Refuse a file of another model: its class count must be the
+        config's and that of its own stored classes."""
+        stored = len((self.dataset_meta or {}).get('classes') or []) or None
+        for count, what in ((num_classes, "the config's "
+                             'model.decode_head.num_classes is'),
+                            (stored, 'the classes stored in it number')):
+            if count is not None and count != self.output_channels:
+                raise UserError(
+                    f'{self.model_file} predicts {self.output_channels} '
+                    f'classes but {what} {count}: it comes from another '
+                    "model; use that model's config, or export (and "
+                    'quantize) this one')
 
     def _load(self, model_file: str) -> None:
         """Open the runtime; set ``output_channels``."""
@@ -140,6 +212,10 @@ class ONNXRuntimeSegmentor(BackendSegmentor):
     thread count."""
 
     def _load(self, model_file: str) -> None:
+        if is_openvino_ir(model_file):
+            raise UserError(f'{model_file} is an OpenVINO IR, which only '
+                            'OpenVINO runs: use OpenVINOSegmentor '
+                            '(--backend openvino)')
         ort = require('onnxruntime')
         if self.amp_dtype is not None:
             raise UserError('onnxruntime computes float32 on CPU: drop '
@@ -157,12 +233,19 @@ class ONNXRuntimeSegmentor(BackendSegmentor):
 @MODELS.register_module()
 class OpenVINOSegmentor(BackendSegmentor):
     """The network in OpenVINO on CPU: float32, or bfloat16 with ``amp``
-    where native (OpenVINO's own default there, hence the explicit hint)."""
+    where native (OpenVINO's own default there, hence the explicit hint).
+
+    Reads ``.onnx`` files and IRs (``.xml`` + ``.bin``); in an int8 IR the
+    hint applies to the layers left in float.
+    """
 
     def _load(self, model_file: str) -> None:
         ov = require('openvino')
         core = ov.Core()
         network = core.read_model(model_file)
+        # int8 IRs hold FakeQuantize nodes (turned into int8 kernels)
+        self.int8 = any(op.get_type_name() == 'FakeQuantize'
+                        for op in network.get_ops())
         precision = 'bf16' if self.amp_dtype == torch.bfloat16 else 'f32'
         self.compiled = core.compile_model(network, 'CPU', {
             'INFERENCE_PRECISION_HINT': precision,
@@ -173,7 +256,9 @@ class OpenVINOSegmentor(BackendSegmentor):
             network.outputs[0].get_partial_shape()[1].get_length()
 
     def _run(self, inputs: np.ndarray) -> np.ndarray:
-        self.request.infer({0: inputs})
+        # share_inputs: the runtime reads the array, no copy of the batch;
+        # the output buffer is the request's, reused by the next call
+        self.request.infer({0: inputs}, share_inputs=True)
         return self.request.get_output_tensor(0).data.copy()
 
 
@@ -184,26 +269,33 @@ def backend_model_cfg(model_cfg: dict, model_file: str,
 
     Args:
         model_cfg: the config's ``model``.
-        model_file: the ``.onnx`` file.
-        backend: a key of :data:`BACKENDS`; :data:`DEFAULT_BACKEND` if
-            None.
+        model_file: the ``.onnx`` file, or an OpenVINO ``.xml``.
+        backend: a key of :data:`BACKENDS`; :func:`default_backend` of the
+            file if None.
         amp: bfloat16 request (OpenVINO only).
 
     Raises:
-        UserError: ``backend`` is not one of :data:`BACKENDS`.
+        UserError: ``backend`` is not one of :data:`BACKENDS`, or cannot
+            read the file.
     """
-    backend = backend or DEFAULT_BACKEND
+    backend = backend or default_backend(model_file)
     if backend not in BACKENDS:
         raise UserError(f'backend {backend!r} is not supported: use one of '
                         f'{sorted(BACKENDS)}')
+    if is_openvino_ir(model_file) and backend != 'openvino':
+        raise UserError(f'{model_file} is an OpenVINO IR, which only '
+                        f'OpenVINO runs: drop --backend {backend} (or use '
+                        '--backend openvino)')
+    head = model_cfg['decode_head']
     return dict(
         type=BACKENDS[backend], model_file=model_file,
         data_preprocessor=copy.deepcopy(model_cfg['data_preprocessor']),
         test_cfg=copy.deepcopy(model_cfg.get('test_cfg') or {}),
-        align_corners=model_cfg['decode_head'].get('align_corners', False),
-        amp=amp)
+        align_corners=head.get('align_corners', False),
+        amp=amp, num_classes=head.get('num_classes'))
 
 
 def is_exported_model(path: Optional[str]) -> bool:
-    """Whether a checkpoint argument names an exported model (by suffix)."""
+    """Whether a checkpoint argument names an exported model (by suffix:
+    :data:`EXPORTED_SUFFIXES`)."""
     return bool(path) and str(path).lower().endswith(EXPORTED_SUFFIXES)

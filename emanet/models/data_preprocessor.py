@@ -126,7 +126,8 @@ class SegDataPreProcessor(BaseDataPreprocessor):
             inputs = [img[[2, 1, 0], ...] for img in inputs]  # [3, H, W]
         inputs = [img.float() for img in inputs]
         if self._enable_normalize:
-            inputs = [(img - self.mean) / self.std for img in inputs]
+            # the subtraction makes a new tensor: divide that in place
+            inputs = [(img - self.mean).div_(self.std) for img in inputs]
         if training:
             if samples is None:
                 raise ValueError('training needs data_samples with labels')

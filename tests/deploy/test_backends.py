@@ -48,8 +48,9 @@ def test_table_names_registered_backend_segmentors():
 
 
 def test_exported_models_are_known_by_suffix():
-    assert EXPORTED_SUFFIXES == ('.onnx', )
+    assert EXPORTED_SUFFIXES == ('.onnx', '.xml')
     assert is_exported_model('work/model.onnx')
+    assert is_exported_model('work/model_int8.xml')
     assert is_exported_model('MODEL.ONNX')
     assert not is_exported_model('iter_400.pth')
     assert not is_exported_model(None) and not is_exported_model('')

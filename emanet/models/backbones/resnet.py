@@ -4,6 +4,7 @@ State-dict keys match mmsegmentation 1.x (``stem.0.weight``,
 ``layer1.0.conv1.weight``, ``layer1.0.bn1.running_mean``,
 ``layer1.0.downsample.1.weight`` ...), so its checkpoints load unchanged.
 """
+import os.path as osp
 from typing import List, Optional, Sequence, Tuple, Type, Union
 
 import torch.nn as nn
@@ -13,6 +14,7 @@ from torch import Tensor
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from emanet.registry import MODELS
+from emanet.utils.errors import CheckpointError
 
 CfgType = Optional[Union[dict, List[dict]]]
 
@@ -64,7 +66,11 @@ class BasicBlock(BaseModule):
         identity = x if self.downsample is None else self.downsample(x)
         out = self.relu(self.norm1(self.conv1(x)))  # [B, P, H/s, W/s]
         out = self.norm2(self.conv2(out))  # [B, P, H/s, W/s]
-        return self.relu(out + identity)  # [B, P, H/s, W/s]
+        # In place, as mmsegmentation: no third activation-sized tensor.
+        # Safe for autograd: neither the norm's nor the conv's backward
+        # reads its output, and ``identity`` is only read.
+        out += identity  # [B, P, H/s, W/s]
+        return self.relu(out)  # [B, P, H/s, W/s] (in place)
 
 
 class Bottleneck(BaseModule):
@@ -133,7 +139,8 @@ class Bottleneck(BaseModule):
         out = self.relu(self.norm1(self.conv1(x)))  # [B, P, H, W]
         out = self.relu(self.norm2(self.conv2(out)))  # [B, P, H/s, W/s]
         out = self.norm3(self.conv3(out))  # [B, 4P, H/s, W/s]
-        return self.relu(out + identity)  # [B, 4P, H/s, W/s]
+        out += identity  # [B, 4P, H/s, W/s] (in place, see BasicBlock)
+        return self.relu(out)  # [B, 4P, H/s, W/s] (in place)
 
 
 class ResLayer(Sequential):
@@ -197,19 +204,45 @@ class ResLayer(Sequential):
         super().__init__(*layers)
 
 
-def _pretrained_error(checkpoint: str, err: Exception) -> RuntimeError:
-    """Build the one-line error raised when pretrained weights are missing."""
-    where = checkpoint
+def _is_offline_error(err: BaseException) -> bool:
+    """Whether ``err`` (or what caused it) is a failed network connection:
+    no network, an unknown host, a refused or timed-out connection."""
+    import socket
+    import urllib.error
+    while err is not None:
+        if isinstance(err, (urllib.error.URLError, socket.gaierror,
+                            ConnectionError, TimeoutError)):
+            return True
+        err = err.__cause__ or err.__context__
+    return False
+
+
+def _pretrained_error(checkpoint: str, err: Exception) -> CheckpointError:
+    """The one-line error raised when pretrained weights cannot be loaded.
+
+    It names the file or URL, says whether the machine seems offline, and
+    how to go on: without the weights, or with a copy on disk.
+    """
+    url = checkpoint
     if checkpoint.startswith('open-mmlab://'):
         from mmengine.runner.checkpoint import get_external_models
         name = checkpoint[len('open-mmlab://'):]
-        where = f'{checkpoint} ({get_external_models().get(name, "?")})'
-    reason = f'{type(err).__name__}: {str(err).rstrip(".")}'
-    return RuntimeError(
-        f'Could not load the pretrained backbone weights {where} ({reason}).'
-        ' To train from scratch set `model.pretrained=None` (e.g. '
-        '`--cfg-options model.pretrained=None`); to use a downloaded copy '
-        'set `model.pretrained=/path/to/local.pth`.')
+        url = get_external_models().get(name, checkpoint)
+    where = checkpoint if url == checkpoint else f'{checkpoint} ({url})'
+    first = (str(err).strip().splitlines() or [''])[0].rstrip('.')
+    reason = f'{type(err).__name__}: {first}'
+    if _is_offline_error(err):
+        what = (f'could not be downloaded: this machine seems offline '
+                f'({reason})')
+    else:
+        what = f'could not be loaded ({reason})'
+    copy = osp.basename(url) if '://' in url else 'local.pth'
+    return CheckpointError(
+        f'pretrained backbone weights {where} {what}. To train from '
+        'scratch set --cfg-options model.pretrained=None (or '
+        'model.backbone.init_cfg=None where the config sets it there); to '
+        f'use a copy downloaded elsewhere set model.pretrained=/path/to/'
+        f'{copy}')
 
 
 @MODELS.register_module()

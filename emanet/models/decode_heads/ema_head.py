@@ -132,9 +132,11 @@ class EMAHead(BaseDecodeHead):
         identity = feats  # [B, E, h, w]
         feats = self.ema_mid_conv(feats)  # [B, E, h, w]
         recon = self.ema_module(feats)  # [B, E, h, w], no gradient
-        recon = F.relu(recon)  # [B, E, h, w]
+        # in-place ReLUs, as mmsegmentation: ``recon`` holds no gradient
+        # and the sum is a new tensor
+        recon = F.relu(recon, inplace=True)  # [B, E, h, w]
         recon = self.ema_out_conv(recon)  # [B, E, h, w]
-        out = F.relu(identity + recon)  # [B, E, h, w]
+        out = F.relu(identity + recon, inplace=True)  # [B, E, h, w]
         out = self.bottleneck(out)  # [B, channels, h, w]
         if self.concat_input:
             out = self.conv_cat(torch.cat([x, out], dim=1))  # [B, ch, h, w]
