@@ -46,9 +46,11 @@ setup(
     ],
     extras_require={
         'cityscapes': ['cityscapesscripts>=2.2'],
-        'deploy': ['onnx>=1.14', 'onnxruntime>=1.16', 'openvino>=2024.0'],
+        'deploy': ['onnx>=1.14', 'onnxruntime>=1.16', 'openvino>=2024.0',
+                   'nncf>=3.4'],
         'tests': ['pytest', 'ruff', 'cityscapesscripts>=2.2', 'onnx>=1.14',
-                  'onnxruntime>=1.16', 'openvino>=2024.0'],
+                  'onnxruntime>=1.16', 'openvino>=2024.0', 'nncf>=3.4',
+                  'selenium>=4.10'],
     },
     license='Apache License 2.0',
     zip_safe=False,

@@ -7,10 +7,12 @@ from .loss_check_hook import NonFiniteLossHook
 from .memory_hook import CPUMemoryLogHook
 from .progress_bar_hook import ProgressBarHook
 from .random_state_hook import ValRandomStateHook
+from .report_hook import ReportHook
 from .visualization_hook import SegVisualizationHook
 
 __all__ = [
     'CheckpointHook', 'CPUMemoryLogHook', 'FastInferenceHook',
     'FinalValidationHook', 'InterruptHook', 'NonFiniteLossHook',
-    'ProgressBarHook', 'SegVisualizationHook', 'ValRandomStateHook'
+    'ProgressBarHook', 'ReportHook', 'SegVisualizationHook',
+    'ValRandomStateHook'
 ]
