@@ -8,23 +8,34 @@ Example::
         --out-file result.png
 """  # noqa: E501
 import argparse
+import os.path as osp
 import sys
 from typing import List, Optional
 
 import numpy as np
 
-from emanet.apis import inference_model, init_model, show_result
+from emanet.apis import (
+    inference_model,
+    init_model,
+    resolve_device,
+    show_result,
+)
+from emanet.apis.early_checks import check_model_file
 from emanet.apis.utils import opacity_type
-from emanet.utils.errors import DEBUG_HELP, run_tool
+from emanet.config import load_config
+from emanet.utils.errors import DEBUG_HELP, MissingDataError, run_tool
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Segment one image')
     parser.add_argument('img', help='image file')
     parser.add_argument('config', help='config file')
-    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument('checkpoint', help='checkpoint file, or an exported '
+                        'model (.onnx, or the int8 .xml of quantize.py)')
     parser.add_argument(
-        '--out-file', default='result.png', help='overlay PNG to write')
+        '--out-file', default='result.png',
+        help='overlay PNG to write (default: result.png in the current '
+        'folder)')
     parser.add_argument(
         '--opacity', type=opacity_type, default=0.5,
         help='opacity of the colour mask, in (0, 1]')
@@ -44,7 +55,14 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 
 def main(argv: Optional[List[str]] = None) -> np.ndarray:
     args = parse_args(argv)
-    model = init_model(args.config, args.checkpoint, device=args.device,
+    # Cheap checks first, each failing in one line: the model takes
+    # seconds to build and load.
+    cfg = load_config(args.config)
+    check_model_file(args.checkpoint)
+    device = resolve_device(args.device)
+    if not osp.isfile(args.img):
+        raise MissingDataError(f'image file {args.img} does not exist')
+    model = init_model(cfg, args.checkpoint, device=str(device),
                        strict=not args.allow_partial_weights)
     result = inference_model(model, args.img)
     drawn = show_result(model, args.img, result, out_file=args.out_file,

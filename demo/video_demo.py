@@ -21,7 +21,8 @@ import numpy as np
 from mmengine.structures import PixelData
 from tqdm import tqdm
 
-from emanet.apis import inference_model, init_model
+from emanet.apis import inference_model, init_model, resolve_device
+from emanet.apis.early_checks import check_model_file
 from emanet.apis.utils import opacity_type
 from emanet.apis.video import (
     check_output_file,
@@ -29,6 +30,7 @@ from emanet.apis.video import (
     open_writer,
     output_size,
 )
+from emanet.config import load_config
 from emanet.deploy.backends import BACKENDS
 from emanet.utils.errors import DEBUG_HELP, UserError, run_tool
 from emanet.visualization import SegLocalVisualizer
@@ -105,8 +107,16 @@ def main(argv: Optional[List[str]] = None) -> dict:
     if args.output_file is not None:
         check_output_file(args.output_file, args.output_fourcc)
     capture, info = open_video(args.video)
-    model = init_model(args.config, args.checkpoint, device=args.device,
-                       backend=args.backend)
+    try:
+        # Cheap checks before the model is built, each failing in one line.
+        cfg = load_config(args.config)
+        check_model_file(args.checkpoint, 'model file')
+        device = resolve_device(args.device)
+        model = init_model(cfg, args.checkpoint, device=str(device),
+                           backend=args.backend)
+    except BaseException:
+        capture.release()
+        raise
     meta = model.dataset_meta or {}
     visualizer = SegLocalVisualizer(
         name=f'video_demo_{id(model)}', classes=meta.get('classes'),

@@ -3,6 +3,23 @@
 # Usage: tools/dist_train.sh CONFIG GPUS [train.py options]
 # Multi-node: set NNODES, NODE_RANK, MASTER_ADDR and PORT on every node.
 set -euo pipefail
+usage() {
+    cat <<'EOF'
+Usage: [NNODES=1] [NODE_RANK=0] [MASTER_ADDR=127.0.0.1] [PORT=29500] \
+  tools/dist_train.sh CONFIG GPUS [train.py options]
+Trains with GPUS processes per node through torchrun (--launcher pytorch;
+processes on the CPU where there is no CUDA). Multi-node: set NNODES,
+NODE_RANK, MASTER_ADDR and PORT on every node.
+train.py options: python tools/train.py --help
+EOF
+}
+case "${1:-}" in -h | --help) usage; exit 0 ;; esac
+if [ $# -lt 2 ]; then
+    echo "tools/dist_train.sh: CONFIG and GPUS are required" \
+        "(--help for usage)" >&2
+    usage >&2
+    exit 2
+fi
 CONFIG=$1
 GPUS=$2
 NNODES=${NNODES:-1}

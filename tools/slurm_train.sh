@@ -4,7 +4,25 @@
 # slurm_resources.sh). MASTER_PORT sets the rendezvous port (default 29500).
 # Usage: [GPUS=4] [GPUS_PER_NODE=4] [CPUS_PER_TASK=5] [SRUN_ARGS=...] \
 #   tools/slurm_train.sh PARTITION JOB_NAME CONFIG [train.py options]
-set -euxo pipefail
+set -euo pipefail
+usage() {
+    cat <<'EOF'
+Usage: [GPUS=4] [GPUS_PER_NODE=4] [CPUS_PER_TASK=5] [SRUN_ARGS=...] \
+  tools/slurm_train.sh PARTITION JOB_NAME CONFIG [train.py options]
+Trains on a Slurm cluster through srun, one task per GPU (--launcher
+slurm); GPUS_PER_NODE=0 or a partition without GPUs starts the tasks
+without --gres. MASTER_PORT sets the rendezvous port (default 29500).
+train.py options: python tools/train.py --help
+EOF
+}
+case "${1:-}" in -h | --help) usage; exit 0 ;; esac
+if [ $# -lt 3 ]; then
+    echo "tools/slurm_train.sh: PARTITION, JOB_NAME and CONFIG are required" \
+        "(--help for usage)" >&2
+    usage >&2
+    exit 2
+fi
+set -x
 PARTITION=$1
 JOB_NAME=$2
 CONFIG=$3

@@ -4,8 +4,10 @@ Examples::
 
     python tools/test.py CONFIG CHECKPOINT
     python tools/test.py CONFIG CHECKPOINT --aug-test
+    python tools/test.py CONFIG CHECKPOINT --out-metrics results/run1.json
     python tools/test.py CONFIG model.onnx --backend openvino
     python tools/test.py CONFIG CHECKPOINT --out preds --show-dir overlays
+    python tools/test.py CONFIG CHECKPOINT --report report  # report/index.html
     python tools/test.py CONFIG CHECKPOINT --out submission --format-only \\
         --cfg-options test_dataloader.dataset.data_prefix.img_path=leftImg8bit/test
 """  # noqa: E501
@@ -14,32 +16,47 @@ import json
 import os
 import os.path as osp
 import sys
+import tempfile
 import time
 from typing import Dict, List, Optional
 
 from mmengine.config import Config, ConfigDict
+from mmengine.device import get_device
 
 import emanet  # noqa: F401  (creates the 'emanet' registry scope)
 from emanet.apis import build_runner
+from emanet.apis.early_checks import check_data_folders, check_model_file
 from emanet.apis.utils import opacity_type
 from emanet.config import CfgOptionsAction, load_config, work_dir_source
 from emanet.datasets.demo_data import prepare_demo_data
+from emanet.deploy.backend_option import check_backend_option
 from emanet.deploy.backends import (
     BACKENDS,
     DEFAULT_BACKEND,
     backend_model_cfg,
+    default_backend,
+    exported_input_shape,
     is_exported_model,
-    onnx_input_shape,
 )
 from emanet.engine.hooks.fast_inference_hook import (
     check_fast_inference_options,
 )
+from emanet.engine.hooks.report_hook import report_hook_cfg
 from emanet.engine.work_dir import check_work_dir
 from emanet.evaluation import IoUMetric
+from emanet.evaluation.test_record import (
+    RECORD_NAME,
+    record_path,
+    settings_line,
+    test_mode,
+    test_record,
+    write_record,
+)
 from emanet.registry import METRICS
+from emanet.utils.benchmarking import device_description
 from emanet.utils.errors import DEBUG_HELP, ConfigError, UserError, run_tool
 
-# Where the per-class table of the test metric goes, in the work dir.
+# The per-class table of the test metric, read into the run's record.
 PER_CLASS_JSON = 'test_per_class.json'
 
 
@@ -50,17 +67,27 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument(
         'checkpoint',
         help='checkpoint file, or an .onnx model of '
-        'tools/deployment/pytorch2onnx.py run by --backend')
+        'tools/deployment/pytorch2onnx.py run by --backend, or an int8 '
+        '.xml of tools/deployment/quantize.py (OpenVINO)')
     parser.add_argument(
         '--backend',
         choices=sorted(BACKENDS),
-        help=f'runtime of an .onnx model (default {DEFAULT_BACKEND}). Fastest '
+        help=f'runtime of an .onnx model (default {DEFAULT_BACKEND}; an '
+        '.xml runs in openvino). Fastest '
         'CPU paths measured: bf16 --backend openvino --amp (where bf16 is '
         'native), float32 --fast on the checkpoint (docs/benchmark.md)')
     parser.add_argument(
         '--work-dir',
-        help='folder for logs and test_metrics.json '
+        help='folder of the run\'s log folder <work dir>/<timestamp>/, '
+        'which also gets the test-time config and test_metrics.json '
         '(default: work_dirs/<config name>)')
+    parser.add_argument(
+        '--out-metrics',
+        metavar='PATH',
+        help='write the run\'s record (metrics, per-class table and the '
+        'settings: config, model file, backend, mode, --fast, --amp, '
+        'device, ...) to this JSON file (default: <work dir>/<timestamp>/'
+        f'{RECORD_NAME})')
     parser.add_argument(
         '--aug-test',
         '--tta',
@@ -77,6 +104,13 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         action='store_true',
         help='only write Cityscapes labelIds PNGs to --out for the '
         'evaluation server; needs no ground truth')
+    parser.add_argument(
+        '--report',
+        metavar='DIR',
+        help='write an evaluation report to DIR/index.html (opens from disk '
+        'in a browser): settings, metrics, sortable per-class table, '
+        'confusion matrix, and the images worst mIoU first with their '
+        'ground truth, prediction and errors, filterable by class')
     parser.add_argument(
         '--show-dir',
         help='folder for colour overlays of each image and its prediction')
@@ -124,6 +158,12 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.format_only and not args.out:
         parser.error('--format-only needs --out DIR for the PNGs')
+    if args.format_only and args.report:
+        parser.error('--report compares predictions with the ground truth, '
+                     'which --format-only runs have not')
+    if args.out_metrics and osp.isdir(args.out_metrics):
+        parser.error(f'--out-metrics {args.out_metrics} is a folder; give '
+                     'a file path, e.g. results/test_metrics.json')
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
     return args
 
@@ -175,7 +215,8 @@ def use_exported_model(cfg: Config, args: argparse.Namespace) -> None:
         raise UserError(f'{args.checkpoint}: --fast and fast_inference are '
                         'for PyTorch checkpoints; an exported model runs as '
                         'its runtime optimises it')
-    if args.aug_test and None not in onnx_input_shape(args.checkpoint):
+    if args.aug_test and None not in exported_input_shape(
+            args.checkpoint):
         raise UserError(f'--aug-test runs views of several sizes, but '
                         f'{args.checkpoint} takes one input shape: export '
                         'it with --dynamic-export')
@@ -189,6 +230,7 @@ def setup_cfg(args: argparse.Namespace) -> Config:
     cfg = load_config(args.config, args.cfg_options, args.work_dir)
     check_work_dir(cfg.work_dir,
                    work_dir_source(cfg, args.config, args.work_dir))
+    check_model_file(args.checkpoint, 'model file')  # before the dump
     cfg.load_from = args.checkpoint
     cfg.resume = False
     if is_exported_model(args.checkpoint):
@@ -227,12 +269,17 @@ def setup_cfg(args: argparse.Namespace) -> Config:
     return cfg
 
 
-def request_per_class(cfg: Config) -> Optional[str]:
+def request_per_class(cfg: Config, folder: str) -> Optional[str]:
     """Have the first test metric with a per-class table write it.
+
+    Args:
+        cfg: the test config; its ``test_evaluator`` is changed.
+        folder: where the table goes unless the metric's config names a
+            ``per_class_file`` (the run's record holds the table anyway).
 
     Returns:
         str | None: the JSON file it writes (``per_class_file``; by default
-        ``<work_dir>/test_per_class.json``), or None when no test metric
+        ``<folder>/test_per_class.json``), or None when no test metric
         keeps such a table.
     """
     evaluators = cfg.test_evaluator
@@ -242,40 +289,72 @@ def request_per_class(cfg: Config) -> Optional[str]:
         metric = METRICS.get(evaluator.get('type'))
         if isinstance(metric, type) and issubclass(metric, IoUMetric):
             evaluator.setdefault('per_class_file',
-                                 osp.join(cfg.work_dir, PER_CLASS_JSON))
+                                 osp.join(folder, PER_CLASS_JSON))
             return evaluator['per_class_file']
     return None
+
+
+def run_settings(args: argparse.Namespace, cfg: Config) -> dict:
+    """The settings part of the run's record (:func:`test_record`)."""
+    exported = is_exported_model(args.checkpoint)
+    if exported:
+        backend = args.backend or default_backend(args.checkpoint)
+        device = 'cpu'
+    else:
+        backend, device = 'pytorch', get_device()
+    return dict(
+        config=args.config,
+        model_file=args.checkpoint,
+        backend=backend,
+        mode=test_mode(cfg.model),
+        fast=not exported and (args.fast or
+                               cfg.get('fast_inference') is not None),
+        amp=args.amp,
+        aug_test=args.aug_test,
+        format_only=args.format_only,
+        device=device_description(device)
+        if device in ('cpu', 'cuda') else device)
 
 
 def main(argv: Optional[List[str]] = None) -> Dict[str, float]:
     """Test; returns the metrics ({} with --format-only)."""
     args = parse_args(argv)
+    check_backend_option(args.checkpoint, args.backend)
     cfg = setup_cfg(args)
     prepare_demo_data(cfg)  # the data sets only read
+    check_data_folders(cfg, ('test', ))  # before the Runner's dump
+    settings = run_settings(args, cfg)
+    if args.report:
+        cfg.custom_hooks.append(report_hook_cfg(args.report, settings))
     if not is_exported_model(args.checkpoint):
         cfg.fast_inference = fast_inference_options(cfg, args.fast, args.amp)
-    per_class_file = None if args.format_only else request_per_class(cfg)
-    runner = build_runner(cfg)
-    start = time.time()
-    metrics = dict(runner.test() or {})
+    # The per-class table goes into the record; its own file is temporary
+    # (nothing is left in a shared work dir for the next run to replace).
+    with tempfile.TemporaryDirectory(prefix='emanet_test_') as tmp:
+        per_class_file = None if args.format_only else \
+            request_per_class(cfg, tmp)
+        runner = build_runner(cfg)
+        runner.logger.info(settings_line(settings))
+        start = time.time()
+        metrics = dict(runner.test() or {})
+        seconds = time.time() - start
+        per_class = None
+        if per_class_file is not None and osp.isfile(per_class_file):
+            with open(per_class_file, encoding='utf-8') as f:
+                per_class = json.load(f)
     if runner.rank != 0:
         return metrics
-    per_class = None
-    if per_class_file is not None and osp.isfile(per_class_file):
-        with open(per_class_file, encoding='utf-8') as f:
-            per_class = json.load(f)
-    record = dict(
-        config=args.config,
-        checkpoint=args.checkpoint,
-        aug_test=args.aug_test,
+    record = test_record(
+        **settings,
+        timestamp=runner.timestamp,
         num_images=len(runner.test_dataloader.dataset),
-        seconds=round(time.time() - start, 1),
+        seconds=seconds,
         metrics=metrics,
         per_class=per_class)
-    json_path = osp.join(cfg.work_dir, 'test_metrics.json')
-    with open(json_path, 'w', encoding='utf-8') as f:
-        json.dump(record, f, indent=2)
+    json_path = record_path(runner.log_dir, args.out_metrics)
+    write_record(json_path, record)
     if args.format_only:
+        print(f'record saved to {json_path}', flush=True)
         print(f'mIoU: n/a (--format-only: PNGs written to {args.out})',
               flush=True)
     else:

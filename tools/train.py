@@ -17,6 +17,11 @@ from mmengine.runner import Runner
 
 import emanet  # noqa: F401  (creates the 'emanet' registry scope)
 from emanet.apis import build_runner
+from emanet.apis.early_checks import (
+    check_data_folders,
+    check_model_file,
+    check_pretrained_file,
+)
 from emanet.config import CfgOptionsAction, load_config, work_dir_source
 from emanet.datasets.demo_data import prepare_demo_data
 from emanet.engine import amp_optim_wrapper_cfg
@@ -99,8 +104,24 @@ def enable_amp(cfg: Config, dtype: str = 'auto') -> None:
     """
     wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
     if wrapper in ('AmpOptimWrapper', 'CPUAmpOptimWrapper'):
-        print_log('mixed precision is already on in the config.',
-                  logger='current', level=logging.WARNING)
+        # What --amp asks for is on already: a note, not a warning; only
+        # a different explicit dtype is something to act on.
+        names = {'bf16': 'bfloat16', 'bfloat16': 'bfloat16',
+                 'fp16': 'float16', 'float16': 'float16'}
+        default = 'bfloat16' if wrapper == 'CPUAmpOptimWrapper' \
+            else 'float16'
+        have = names.get(str(cfg.optim_wrapper.get('dtype') or default)
+                         .replace('torch.', ''), 'float32')
+        want = names.get(dtype)
+        if want is None or want == have:
+            print_log(f'--amp: the config\'s {wrapper} already trains in '
+                      f'mixed precision ({have}).', logger='current',
+                      level=logging.INFO)
+        else:
+            print_log(f'--amp {dtype} not applied: the config\'s {wrapper} '
+                      f'trains in {have}; set optim_wrapper.dtype='
+                      f'{want} to change it.', logger='current',
+                      level=logging.WARNING)
         return
     if wrapper != 'OptimWrapper':
         raise ConfigError(
@@ -114,8 +135,6 @@ def enable_amp(cfg: Config, dtype: str = 'auto') -> None:
 def setup_cfg(args: argparse.Namespace) -> Config:
     """Load the config and apply the command-line options."""
     cfg = load_config(args.config, args.cfg_options, args.work_dir)
-    check_work_dir(cfg.work_dir,
-                   work_dir_source(cfg, args.config, args.work_dir))
     if args.amp:
         enable_amp(cfg, args.amp)
     if args.load_from is not None:
@@ -143,6 +162,31 @@ def setup_cfg(args: argparse.Namespace) -> Config:
     return cfg
 
 
+def check_inputs(cfg: Config, args: argparse.Namespace) -> None:
+    """Check the files the run reads and writes before the Runner is
+    built.
+
+    The Runner logs the environment and the whole config first; a wrong
+    checkpoint, work dir or data path is named in one line before that,
+    and nothing is created for a wrong checkpoint. Demo data missing at
+    its ``data_root`` is generated here.
+    """
+    if cfg.get('load_from'):
+        if args.resume not in (None, 'auto'):
+            what = '--resume checkpoint'
+        elif args.load_from is not None:
+            what = '--load-from checkpoint'
+        else:
+            what = 'load_from checkpoint'
+        check_model_file(cfg.load_from, what)
+    check_pretrained_file(cfg.model)  # init_weights reads it in train()
+    check_work_dir(cfg.work_dir,
+                   work_dir_source(cfg, args.config, args.work_dir))
+    prepare_demo_data(cfg)  # the data sets only read
+    validates = cfg.get('val_cfg') and cfg.get('val_dataloader')
+    check_data_folders(cfg, ('train', 'val') if validates else ('train', ))
+
+
 def val_metrics(runner: Runner) -> Dict[str, float]:
     """The metrics of the last validation, from the runner's message hub."""
     return {
@@ -156,7 +200,7 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, float]:
     """Train; returns the metrics of the final validation ({} if none)."""
     args = parse_args(argv)
     cfg = setup_cfg(args)
-    prepare_demo_data(cfg)  # the data sets only read
+    check_inputs(cfg, args)
     runner = build_runner(cfg)
     runner.train()
     metrics = val_metrics(runner)

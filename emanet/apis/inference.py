@@ -14,6 +14,7 @@ from mmengine.dataset import Compose
 from mmengine.registry import init_default_scope
 
 from emanet.config import merge_cfg_options, read_config
+from emanet.deploy.backend_option import check_backend_option
 from emanet.deploy.backends import backend_model_cfg, is_exported_model
 from emanet.engine.checkpoint_loading import load_checkpoint
 from emanet.models.builder import build_model_outside_runner
@@ -62,13 +63,15 @@ def init_model(config: Union[str, Path, Config],
         config: config file path or :class:`Config`.
         checkpoint (str, optional): checkpoint file; random weights if None.
             An ``.onnx`` file of ``tools/deployment/pytorch2onnx.py`` gives
-            a segmentor that runs it in ``backend`` on the CPU.
+            a segmentor that runs it in ``backend`` on the CPU; an OpenVINO
+            ``.xml`` (the int8 model of ``tools/deployment/quantize.py``)
+            one that runs it in OpenVINO.
         device (str, optional): ``'cuda'`` when available, else ``'cpu'``;
             not used by an exported model.
         cfg_options (dict, optional): overrides merged into the config.
         backend (str, optional): for an exported model, a key of
             :data:`emanet.deploy.backends.BACKENDS` (default
-            ``'onnxruntime'``).
+            ``'onnxruntime'``; ``'openvino'`` for an ``.xml``).
         strict (bool): refuse a checkpoint that lacks weights of the model
             or holds weights it does not have; ``False`` loads the matching
             ones (shapes must still fit) and leaves the rest as built.
@@ -81,8 +84,8 @@ def init_model(config: Union[str, Path, Config],
     Raises:
         CheckpointError: the checkpoint is unsafe, not finite or does not
             fit (the message names the file and the keys).
-        UserError: an exported model cannot be read, or ``backend`` is not
-            known.
+        UserError: an exported model cannot be read, ``backend`` is not
+            known, or ``backend`` is given with a checkpoint.
     """
     if isinstance(config, (str, Path)):
         config = read_config(str(config))
@@ -93,6 +96,7 @@ def init_model(config: Union[str, Path, Config],
                         f'got {type(config).__name__}')
     merge_cfg_options(config, cfg_options)
     init_default_scope(config.get('default_scope', 'emanet'))
+    check_backend_option(checkpoint, backend)  # a checkpoint runs PyTorch
     if is_exported_model(checkpoint):
         return _init_exported_model(config, checkpoint, backend, amp)
     device = resolve_device(device)

@@ -6,6 +6,7 @@ writes into its checkpoints are unpickled. Anything else (a class that could
 run code when unpickled) is refused with an explanation.
 """
 import contextlib
+import os
 import os.path as osp
 import pickle
 import re
@@ -15,7 +16,11 @@ from typing import Any, Callable, Iterator, List, Optional, Tuple, Union
 import torch
 import torch.nn as nn
 
-from emanet.utils.errors import CheckpointError, UnsafeCheckpointError
+from emanet.utils.errors import (
+    CheckpointError,
+    MissingCheckpointError,
+    UnsafeCheckpointError,
+)
 
 from .checkpoint_fitting import check_state_dict_fits
 
@@ -94,6 +99,40 @@ def _is_url(filename: str) -> bool:
     return re.match(r'^[a-z][a-z0-9+.-]*://', filename) is not None
 
 
+def check_model_file(path: str, what: str = 'checkpoint',
+                     advice: str = 'check the path') -> None:
+    """Fail in one line when a local model file cannot be read.
+
+    A cheap check the tools run before anything is built or logged, so
+    that a wrong path is not reported after the Runner's environment and
+    config dump. URLs (``https://``, ``open-mmlab://`` ...) are left to the
+    loader.
+
+    Args:
+        path (str): A checkpoint or exported model file.
+        what (str): What the file is, named in the message (e.g.
+            ``'--load-from checkpoint'``).
+        advice (str): What to do, appended to the message.
+
+    Raises:
+        MissingCheckpointError: ``path`` does not exist, is a folder or
+            cannot be read.
+    """
+    path = str(path)
+    if _is_url(path):
+        return
+    local = osp.expanduser(path)
+    if not osp.exists(local):
+        why = 'does not exist'
+    elif osp.isdir(local):
+        why = 'is a folder, not a file'
+    elif not os.access(local, os.R_OK):
+        why = 'cannot be read (no read permission)'
+    else:
+        return
+    raise MissingCheckpointError(f'{what} {path} {why}; {advice}')
+
+
 def _refusal(filename: str, err: Exception) -> Optional[str]:
     """An explanation if ``err`` is torch refusing a disallowed object."""
     text = str(err)
@@ -126,7 +165,8 @@ def load_checkpoint_file(filename: str,
         dict).
 
     Raises:
-        FileNotFoundError: No such local file.
+        MissingCheckpointError: No such local file (a
+            ``FileNotFoundError``).
         UnsafeCheckpointError: The file holds objects outside the
             allow-list (could run code when unpickled).
         CheckpointError: The file is not a PyTorch checkpoint.
@@ -143,7 +183,7 @@ def load_checkpoint_file(filename: str,
     else:
         filename = osp.expanduser(filename)
         if not osp.isfile(filename):
-            raise FileNotFoundError(
+            raise MissingCheckpointError(
                 f'Checkpoint file not found: {filename}. Check the path '
                 '(test CKPT, --resume PATH, --load-from or load_from in the '
                 'config); without PATH, --resume takes the file named in '

@@ -1,13 +1,16 @@
 """mmengine Runner with safe loading, atomic saving and exact resume."""
 import functools
+import inspect
 import io
 import itertools
 import os.path as osp
+from collections import OrderedDict
 from typing import Any, Dict, List, Optional, Tuple
 
 import torch
 import torch.nn as nn
-from mmengine.dist import all_gather_object, is_distributed
+from mmengine.dist import all_gather_object, is_distributed, master_only
+from mmengine.evaluator import Evaluator
 from mmengine.fileio import LocalBackend, get_file_backend
 from mmengine.hooks import Hook
 from mmengine.model import (
@@ -16,9 +19,11 @@ from mmengine.model import (
     revert_sync_batchnorm,
 )
 from mmengine.runner import Runner
+from mmengine.utils.dl_utils import collect_env
 
 from emanet.registry import RUNNERS
 from emanet.utils.atomic_io import atomic_path
+from emanet.utils.benchmarking import device_description
 from emanet.utils.determinism import allow_nondeterministic_cuda_ops
 from emanet.utils.errors import (
     CheckpointError,
@@ -82,7 +87,16 @@ class SegRunner(Runner):
       registered with their defaults when the config's ``custom_hooks``
       lacks them, with one log line naming them;
     - without CUDA, distributed runs use ``gloo`` and SyncBN becomes BN
-      (one log line), as it does in a single process.
+      (one log line), as it does in a single process; the environment
+      header says so (``dist_cfg`` with ``gloo``, the CPU and the number
+      of processes instead of a GPU number);
+    - a test or validation run dumps its config into its own log folder
+      ``<work_dir>/<timestamp>/``; only training writes
+      ``<work_dir>/<config name>.py``, so testing in the training work dir
+      keeps the training config;
+    - results of several processes are gathered in the run's log folder
+      (removed once read), not in a ``.dist_test`` folder of the current
+      directory.
 
     Args:
         *args, **kwargs: those of mmengine's ``Runner``.
@@ -99,6 +113,7 @@ class SegRunner(Runner):
     # Class-level defaults: hooks may run before __init__ finishes.
     _resuming = False
     _resumed_meta: Dict[str, Any] = {}
+    _building = False
 
     def __init__(self,
                  *args,
@@ -113,7 +128,14 @@ class SegRunner(Runner):
         self.allow_partial_weights = allow_partial_weights
         self.fast_inference = fast_inference
         self._capture = CheckpointCaptureHook()
-        super().__init__(*args, **kwargs)
+        args, kwargs = _with_env_cfg(args, kwargs, resolve_env_cfg)
+        # mmengine dumps the config at the end of __init__, before it is
+        # known whether this runner trains or tests: train/val/test do.
+        self._building = True
+        try:
+            super().__init__(*args, **kwargs)
+        finally:
+            self._building = False
 
     @classmethod
     def from_cfg(cls, cfg) -> 'SegRunner':
@@ -134,7 +156,79 @@ class SegRunner(Runner):
         # mmengine warns on resume about keys left out of them.
         self.message_hub.update_info(LAST_SAVED_CKPT, path)
 
+    # Config dump ------------------------------------------------------------
+    @master_only
+    def dump_config(self, folder: Optional[str] = None) -> None:
+        """Dump the config to ``folder`` (default: the work dir).
+
+        As mmengine names it: the config file's base name, else
+        ``<timestamp>.py``. Not while the runner is built:
+        :meth:`train` dumps into the work dir, :meth:`val` and
+        :meth:`test` into the run's log folder.
+        """
+        if self._building:
+            return
+        if self.cfg.filename is not None:
+            filename = osp.basename(self.cfg.filename)
+        else:
+            filename = f'{self.timestamp}.py'
+        self.cfg.dump(osp.join(folder or self.work_dir, filename))
+
+    def val(self) -> dict:
+        """Validate as mmengine does; the config goes to the log folder."""
+        self.dump_config(self.log_dir)
+        return super().val()
+
+    def test(self) -> dict:
+        """Test as mmengine does; the config goes to the log folder."""
+        self.dump_config(self.log_dir)
+        return super().test()
+
     # Distributed on CPU (gloo) ---------------------------------------------
+    def _log_env(self, env_cfg: dict) -> None:
+        """Log the environment as mmengine does, true without CUDA too.
+
+        ``env_cfg`` holds the process group backend used
+        (:func:`resolve_env_cfg`); without CUDA the device line names the
+        CPU and the processes instead of a GPU number.
+        """
+        env = collect_env()
+        runtime_env = OrderedDict(env_cfg)
+        runtime_env.update(self._randomness_cfg)
+        runtime_env['seed'] = self._seed
+        runtime_env['Distributed launcher'] = self._launcher
+        runtime_env['Distributed training'] = self._distributed
+        if torch.cuda.is_available():
+            runtime_env['GPU number'] = self._world_size
+        else:
+            runtime_env['Device'] = device_description('cpu')
+            runtime_env['Processes'] = self._world_size
+        lines = ['-' * 60, 'System environment:']
+        lines += [f'    {k}: {v}' for k, v in env.items()]
+        lines += ['', 'Runtime environment:']
+        lines += [f'    {k}: {v}' for k, v in runtime_env.items()]
+        lines.append('-' * 60)
+        self.logger.info('\n' + '\n'.join(lines) + '\n')
+        if self.cfg._cfg_dict:
+            self.logger.info(f'Config:\n{self.cfg.pretty_text}')
+
+    def build_evaluator(self, evaluator) -> Evaluator:
+        """Build as mmengine does; metrics gathered through files (CPU)
+        use a folder in the run's log folder.
+
+        mmengine's default is ``.dist_test/`` in the current directory,
+        left there (empty) after every multi-process evaluation. The log
+        folder is shared by the processes as the work dir is; mmengine
+        removes the gathering folder once rank 0 has read it.
+        """
+        evaluator = super().build_evaluator(evaluator)
+        for i, metric in enumerate(evaluator.metrics):
+            if getattr(metric, 'collect_device', None) == 'cpu' and \
+                    getattr(metric, 'collect_dir', '') is None:
+                metric.collect_dir = osp.join(self.log_dir,
+                                              f'.collect_results_{i}')
+        return evaluator
+
     def setup_env(self, env_cfg: Dict) -> None:
         """Set up like mmengine; start the process group here when needed
         (:func:`.dist_env.init_process_group`: gloo without CUDA)."""
@@ -365,7 +459,11 @@ class SegRunner(Runner):
         raise RuntimeError('mmengine saved without before_save_checkpoint')
 
     def train(self):
-        """Train; signal handlers set by hooks are restored even on errors."""
+        """Train; signal handlers set by hooks are restored even on errors.
+
+        The config is dumped into the work dir first, as mmengine does.
+        """
+        self.dump_config()
         try:
             return super().train()
         finally:
@@ -404,3 +502,44 @@ class SegRunner(Runner):
     def _hook(self, cls: type) -> Optional[Hook]:
         """The first registered hook of type ``cls``, if any."""
         return next((h for h in self.hooks if isinstance(h, cls)), None)
+
+
+def resolve_env_cfg(env_cfg: Optional[dict]) -> dict:
+    """``env_cfg`` with the process group backend that will be used.
+
+    Without CUDA, :func:`.dist_env.init_process_group` starts ``gloo``
+    where the config asks for ``nccl`` (mmengine's default): the copy says
+    ``gloo`` so the logged environment tells the truth.
+
+    Args:
+        env_cfg: the config's ``env_cfg``; None for mmengine's default
+            (``dist_cfg=dict(backend='nccl')``).
+
+    Returns:
+        dict: a copy, ``dist_cfg.backend`` resolved.
+    """
+    env_cfg = dict(env_cfg if env_cfg is not None else
+                   dict(dist_cfg=dict(backend='nccl')))
+    dist_cfg = dict(env_cfg.get('dist_cfg') or {})
+    if not torch.cuda.is_available() and \
+            dist_cfg.get('backend', 'nccl') == 'nccl':
+        dist_cfg['backend'] = 'gloo'
+    env_cfg['dist_cfg'] = dist_cfg
+    return env_cfg
+
+
+# Position of ``env_cfg`` among Runner's positional arguments.
+_ENV_CFG_INDEX = list(
+    inspect.signature(Runner.__init__).parameters).index('env_cfg') - 1
+
+
+def _with_env_cfg(args: tuple, kwargs: dict,
+                  resolve) -> Tuple[tuple, dict]:
+    """Runner arguments with ``env_cfg`` passed through ``resolve``."""
+    kwargs = dict(kwargs)
+    if len(args) > _ENV_CFG_INDEX:
+        args = list(args)
+        args[_ENV_CFG_INDEX] = resolve(args[_ENV_CFG_INDEX])
+        return tuple(args), kwargs
+    kwargs['env_cfg'] = resolve(kwargs.get('env_cfg'))
+    return args, kwargs

@@ -52,6 +52,10 @@ class UnsafeCheckpointError(CheckpointError):
     """The checkpoint holds a Python object that could run code."""
 
 
+class MissingCheckpointError(CheckpointError, FileNotFoundError):
+    """A checkpoint or exported model file is missing or cannot be read."""
+
+
 class WorkDirError(UserError, OSError):
     """The work dir cannot be created or written (a file, no permission,
     a full disk)."""

@@ -7,12 +7,14 @@ slower than float32 on a CPU. Every ``amp`` switch of the toolbox (training,
 ``tools/test.py``, the benchmarks, ``prepare_for_inference``) asks
 :func:`resolve_amp_dtype`, which falls back to float32 with one log line
 where bfloat16 would be emulated. ``EMANET_FORCE_BF16=1`` keeps bfloat16
-anyway (to test numerics, say).
+anyway (to test numerics, say); on a CPU that emulates it, one log line
+then says how much slower it runs there (measured once per process).
 """
 import functools
 import logging
 import os
 import platform
+import time
 from typing import Any, FrozenSet, Optional, Union
 
 import torch
@@ -118,7 +120,11 @@ def resolve_amp_dtype(amp: Any, device: Union[str, torch.device],
     if amp not in _BF16_NAMES:
         raise ValueError(f'{what}={amp!r} is not supported: use None, True, '
                          "'auto', 'bf16' or 'fp16'")
-    if bf16_is_native(device) or bf16_forced():
+    if bf16_is_native(device):
+        return torch.bfloat16
+    if bf16_forced():
+        if device.type == 'cpu':
+            _log_forced_emulation()
         return torch.bfloat16
     if device.type == 'cpu':
         why = (f'this CPU (capability '
@@ -131,3 +137,48 @@ def resolve_amp_dtype(amp: Any, device: Union[str, torch.device],
         f'{FORCE_BF16_ENV}=1 to use bfloat16 anyway.',
         logger='current', level=logging.INFO)
     return None
+
+
+def emulated_bf16_slowdown(repeats: int = 3) -> float:
+    """How many times longer a small bfloat16 convolution takes than a
+    float32 one on this CPU: the cost of forcing emulated bfloat16.
+
+    A 3x3 convolution, ``[1, 32, 32, 32]`` input and 32 filters: under a
+    millisecond in float32, so the measurement stays short even where
+    bfloat16 is 100x slower. Best of ``repeats`` runs after one warm-up,
+    on one thread (threads waiting for each other on a busy machine
+    would blur the ratio).
+    """
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(1, 32, 32, 32, generator=gen)  # [B, C, H, W]
+    w = torch.randn(32, 32, 3, 3, generator=gen)  # [C_out, C_in, 3, 3]
+
+    def best_time(dtype: torch.dtype) -> float:
+        xd, wd = x.to(dtype), w.to(dtype)
+        times = []
+        for _ in range(repeats + 1):
+            start = time.perf_counter()
+            torch.nn.functional.conv2d(xd, wd, padding=1)
+            times.append(time.perf_counter() - start)
+        return min(times[1:])
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with torch.no_grad():
+            bf16, fp32 = best_time(torch.bfloat16), best_time(torch.float32)
+    finally:
+        torch.set_num_threads(threads)
+    return bf16 / max(fp32, 1e-9)
+
+
+@functools.lru_cache(maxsize=None)
+def _log_forced_emulation() -> None:
+    """Say once per process what ``EMANET_FORCE_BF16=1`` costs here."""
+    ratio = emulated_bf16_slowdown()
+    times = f'{ratio:.0f}' if ratio >= 10 else f'{ratio:.1f}'
+    print_log(
+        f'{FORCE_BF16_ENV}=1: bf16 is emulated on this CPU: ~{times}x '
+        'slower than float32 here (a small convolution, timed once); '
+        f'unset {FORCE_BF16_ENV} to run float32.',
+        logger='current', level=logging.WARNING)

@@ -10,6 +10,7 @@ import json
 import cv2
 import numpy as np
 import pytest
+from run_records import read_test_record
 from tiny_trained import tiny_trained
 from tool_loader import load_tool
 
@@ -26,8 +27,7 @@ def tested(tmp_path_factory, demo_data_root):
     preds = work / 'preds'
     load_tool('tools/test.py').main([config, ckpt, '--work-dir', str(work),
                                      '--out', str(preds)])
-    with open(work / 'test_metrics.json') as f:
-        record = json.load(f)
+    record = read_test_record(work)
     return config, ckpt, str(preds), record
 
 

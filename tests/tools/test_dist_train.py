@@ -1,7 +1,6 @@
 """Several CPU processes through torchrun (gloo): ranks agree, EMA bases are
 right, evaluation gives the metrics of one process, two "nodes" train like
 one machine, and a checkpoint resumes with another number of processes."""
-import json
 import os.path as osp
 import shutil
 import subprocess
@@ -10,6 +9,7 @@ import pytest
 import torch
 from dist_probe import logged, probe_env, started_iters, write_probe_config
 from processes import free_port
+from run_records import read_test_record
 from tiny_demo import scores
 from tool_loader import REPO, load_tool
 
@@ -89,8 +89,9 @@ def test_two_process_training_and_evaluation(one_node, tmp_path,
     config = one_node['config']
     _torchrun('dist_test.sh', config, work_dir / 'iter_4.pth', 2,
               '--work-dir', tmp_path / 'test2', cwd=tmp_path)
-    with open(tmp_path / 'test2' / 'test_metrics.json') as f:
-        two = json.load(f)['metrics']
+    two = read_test_record(tmp_path / 'test2')['metrics']
+    # the processes gathered their results in the run's log folder
+    assert not (tmp_path / '.dist_test').exists()
     monkeypatch.syspath_prepend(osp.join(REPO, 'tests'))  # custom_imports
     one = load_tool('tools/test.py').main([
         config, str(work_dir / 'iter_4.pth'), '--work-dir',

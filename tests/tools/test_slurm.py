@@ -1,7 +1,6 @@
 """tools/slurm_train.sh and slurm_test.sh on a real one-node Slurm (CPU
 partition, 2 tasks, gloo): ranks agree, evaluation matches one process,
 and a preempted job resumes with the losses of an uninterrupted one."""
-import json
 import os
 import os.path as osp
 import signal
@@ -18,6 +17,7 @@ from dist_probe import (
     write_probe_config,
 )
 from processes import free_port
+from run_records import read_test_record
 from tiny_demo import scores
 from tool_loader import REPO, load_tool
 
@@ -98,8 +98,7 @@ def test_two_task_evaluation_matches_one_process(reference, slurm_cluster,
     _finish(_start(slurm_cluster, 'slurm_test.sh', reference['config'], ckpt,
                    '--work-dir', tmp_path / 'two', cwd=tmp_path,
                    GPUS_PER_NODE='0'))
-    with open(tmp_path / 'two' / 'test_metrics.json') as f:
-        two = json.load(f)['metrics']
+    two = read_test_record(tmp_path / 'two')['metrics']
     monkeypatch.syspath_prepend(osp.join(REPO, 'tests'))  # custom_imports
     one = load_tool('tools/test.py').main(
         [reference['config'], str(ckpt), '--work-dir',

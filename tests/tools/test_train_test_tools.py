@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import torch
 from mmengine.config import Config
+from run_records import read_test_record
 from tiny_demo import DEMO_CONFIG, REPO, TOOLS_EXTRA, write_tiny_config
 from tool_loader import load_tool
 
@@ -83,8 +84,7 @@ def test_test_tool_metrics_json_out_and_show_dir(trained, tiny_config,
     # Same weights and data as the final validation of the training run.
     assert metrics['mIoU'] == pytest.approx(train_metrics['mIoU'])
     assert f'mIoU: {metrics["mIoU"]:.2f}' in capsys.readouterr().out
-    with open(tmp_path / 'test_metrics.json') as f:
-        record = json.load(f)
+    record = read_test_record(tmp_path)
     assert record['metrics'] == metrics
     assert record['num_images'] == 2 and record['aug_test'] is False
     per_class = record['per_class']
@@ -153,8 +153,7 @@ def test_aug_test_merges_views(trained, tiny_config, tmp_path, capsys):
     assert METRIC_KEYS <= set(metrics)
     assert all(0 <= metrics[k] <= 100 for k in METRIC_KEYS)
     assert 'mIoU: ' in capsys.readouterr().out
-    with open(tmp_path / 'test_metrics.json') as f:
-        assert json.load(f)['aug_test'] is True
+    assert read_test_record(tmp_path)['aug_test'] is True
 
 
 @pytest.mark.slow

@@ -1,17 +1,22 @@
-"""A user error ends a tool with one line, without a traceback.
+"""A user error ends a tool with one line, without a traceback; a
+tool's notes are one line too.
 
-How run_tool prints it: tests/utils/test_errors.py.
+How run_tool prints it: tests/utils/test_errors.py; every tool with each
+kind of wrong input: tests/tools/test_tool_errors.py.
 """
 import os
 import os.path as osp
+import re
+import socket
 import subprocess
 import sys
+import urllib.error
 
 import cv2
 import numpy as np
 import pytest
 import torch
-from tiny_demo import DEMO_CONFIG
+from tiny_demo import DEMO_CONFIG, write_tiny_config
 from tool_loader import REPO, load_tool
 
 from emanet.utils.errors import run_tool
@@ -54,3 +59,80 @@ def test_unavailable_device_is_one_line(tool, argv, tmp_path, monkeypatch,
     assert err.splitlines()[-1] == (
         "error: device 'cuda' asked for, but CUDA is not available; use "
         '--device cpu')
+
+
+def _offline(*args, **kwargs):
+    """What urllib raises for a download on a machine without network."""
+    raise urllib.error.URLError(
+        socket.gaierror(-3, 'Temporary failure in name resolution'))
+
+
+def test_offline_pretrained_backbone_is_one_line(demo_data_root, tmp_path,
+                                                 monkeypatch, capsys):
+    """Training with an open-mmlab:// backbone and no network: one line
+    naming the weights, their URL, the cause and the way out."""
+    monkeypatch.delenv('EMANET_DEBUG', raising=False)
+    monkeypatch.setenv('TORCH_HOME', str(tmp_path / 'torch'))  # no cache
+    monkeypatch.setattr(torch.hub, 'download_url_to_file', _offline)
+    config = write_tiny_config(tmp_path / 'tiny.py', demo_data_root)
+    status = run_tool(load_tool('tools/train.py').main, [
+        config, '--work-dir', str(tmp_path / 'work'), '--cfg-options',
+        'model.pretrained=open-mmlab://resnet18_v1c'])
+    captured = capsys.readouterr()
+    assert status == 1
+    assert 'Traceback' not in captured.out + captured.err
+    errors = [line for line in captured.err.splitlines()
+              if line.startswith('error:')]
+    assert errors == [captured.err.splitlines()[-1]]
+    assert errors[0].startswith(
+        'error: pretrained backbone weights open-mmlab://resnet18_v1c '
+        '(https://download.openmmlab.com/pretrain/third_party/'
+        'resnet18_v1c-')
+    assert 'could not be downloaded: this machine seems offline ' \
+        '(URLError: ' in errors[0]
+    assert 'model.pretrained=None' in errors[0]
+    assert 'model.backbone.init_cfg=None' in errors[0]
+
+
+def test_get_flops_lists_uncounted_operators_in_one_line(tmp_path, capsys):
+    config = write_tiny_config(tmp_path / 'tiny.py', str(tmp_path))
+    result = load_tool('tools/analysis_tools/get_flops.py').main(
+        [config, '--shape', '32', '64'])
+    captured = capsys.readouterr()
+    text = captured.out + captured.err
+    assert result['flops'] > 0
+    assert 'Unsupported operator' not in text
+    assert 'never called' not in text
+    lines = [line for line in text.splitlines()
+             if line.startswith('operators without a FLOP formula')]
+    assert len(lines) == 1
+    # The residual additions and the EM softmax, with how often they ran.
+    assert re.search(r'\badd_? x\d+', lines[0])
+    assert re.search(r'\bsoftmax x\d+', lines[0])
+
+
+@pytest.mark.parametrize('tool,split', [('tools/train.py', 'train'),
+                                        ('tools/test.py', 'val')])
+def test_missing_data_is_named_before_the_dump(tool, split, tmp_path,
+                                               monkeypatch, capsys):
+    monkeypatch.delenv('EMANET_DEBUG', raising=False)
+    missing = str(tmp_path / 'no_data')
+    config = tmp_path / 'elsewhere.py'
+    config.write_text(
+        f'_base_ = {DEMO_CONFIG!r}\n'
+        f"dataset = dict(type='CityscapesDataset', data_root={missing!r})\n"
+        'train_dataloader = dict(dataset=dataset)\n'
+        'val_dataloader = dict(dataset=dataset)\n'
+        'test_dataloader = val_dataloader\n')
+    ckpt = tmp_path / 'w.pth'
+    torch.save({}, ckpt)
+    argv = [str(config), '--work-dir', str(tmp_path / 'work')]
+    if tool == 'tools/test.py':
+        argv.insert(1, str(ckpt))
+    status = run_tool(load_tool(tool).main, argv)
+    captured = capsys.readouterr()
+    assert status == 1
+    assert captured.err.splitlines()[-1].startswith(
+        f'error: image folder {missing}/leftImg8bit/{split} does not exist')
+    assert 'System environment' not in captured.out + captured.err
+    assert 'Traceback' not in captured.out + captured.err

@@ -32,7 +32,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         help='logged keys to plot, one panel each')
     parser.add_argument('--title', help='figure title')
     parser.add_argument(
-        '--out', default='curves.png', help='output image (PNG)')
+        '--out', default='curves.png',
+        help='output image (PNG; default: curves.png in the current '
+        'folder)')
     parser.add_argument('--debug', action='store_true', help=DEBUG_HELP)
     return parser.parse_args(argv)
 

@@ -25,12 +25,15 @@ from mmengine.registry import init_default_scope
 
 import emanet  # noqa: F401  (creates the 'emanet' registry scope)
 from emanet.apis import init_model, resolve_device
+from emanet.apis.early_checks import check_model_file
 from emanet.config import CfgOptionsAction, load_config
 from emanet.datasets.demo_data import prepare_demo_data
 from emanet.deploy import prepare_for_inference
+from emanet.deploy.backend_option import check_backend_option
 from emanet.deploy.backends import (
     BACKENDS,
     DEFAULT_BACKEND,
+    default_backend,
     is_exported_model,
 )
 from emanet.deploy.export import (
@@ -61,10 +64,12 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('checkpoint', nargs='?',
                         help='checkpoint file (random weights if omitted), '
                         'or an .onnx file of tools/deployment/'
-                        'pytorch2onnx.py run by --backend')
+                        'pytorch2onnx.py run by --backend, or an int8 .xml '
+                        'of tools/deployment/quantize.py (OpenVINO)')
     parser.add_argument('--backend', choices=sorted(BACKENDS),
                         help='runtime of an .onnx model (default '
-                        f'{DEFAULT_BACKEND}). Fastest CPU paths measured: '
+                        f'{DEFAULT_BACKEND}; an .xml runs in openvino). '
+                        'Fastest CPU paths measured: '
                         'bf16 openvino --amp, float32 --fast on the '
                         'checkpoint (docs/benchmark.md)')
     parser.add_argument('--num-images', type=int,
@@ -162,13 +167,16 @@ def build_timed_model(args, cfg, device: torch.device, amp_dtype,
 
 def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     args = parse_args(argv)
+    check_backend_option(args.checkpoint, args.backend)
     if args.threads:
         torch.set_num_threads(args.threads)
     cfg = load_config(args.config, args.cfg_options)
+    if args.checkpoint is not None:
+        check_model_file(args.checkpoint, 'model file')
+    device = resolve_device(args.device)
     if not args.shape:  # the timed images come from the test set
         prepare_demo_data(cfg)
     init_default_scope(cfg.get('default_scope', 'emanet'))
-    device = resolve_device(args.device)
     for name, default in DEFAULTS[device.type].items():
         if getattr(args, name) is None:
             setattr(args, name, default)
@@ -196,12 +204,16 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     cudnn_benchmark = bool(cfg.get('env_cfg', {}).get('cudnn_benchmark',
                                                       False))
     torch.backends.cudnn.benchmark = cudnn_benchmark
-    run = make_runner(model, device, tuned, amp_dtype)
+    # an exported model's precision is the runtime's: torch autocast
+    # would only slow the preprocessing and resizes around it
+    run = make_runner(model, device, tuned, None if is_exported_model(
+        args.checkpoint) else amp_dtype)
     timer = Timer(device)
 
     test_cfg = getattr(model, 'test_cfg', None) or {}
-    backend = (args.backend or DEFAULT_BACKEND) if is_exported_model(
-        args.checkpoint) else 'pytorch'
+    backend = 'pytorch'
+    if is_exported_model(args.checkpoint):
+        backend = args.backend or default_backend(args.checkpoint)
     settings = dict(
         config=osp.basename(args.config),
         checkpoint=args.checkpoint or 'none (random weights)',
@@ -242,9 +254,11 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
         check_batches = batches[args.warmup:]
         outputs = [run(b) for b in check_batches]
         if is_exported_model(args.checkpoint):
+            # an .xml runs in OpenVINO only: its float32 layers in f32
+            ref_backend = default_backend(args.checkpoint)
             reference = init_model(cfg, args.checkpoint,
-                                   backend=DEFAULT_BACKEND)
-            what = f'{DEFAULT_BACKEND} fp32'
+                                   backend=ref_backend)
+            what = f'{ref_backend} fp32'
         else:
             reference = init_model(cfg, None, device=str(device))
             reference.load_state_dict(torch.load(plain_weights,

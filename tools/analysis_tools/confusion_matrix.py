@@ -28,7 +28,8 @@ from mmengine.config import Config
 from tqdm import tqdm
 
 import emanet  # noqa: F401  (creates the 'emanet' registry scope)
-from emanet.apis import init_model
+from emanet.apis import init_model, resolve_device
+from emanet.apis.early_checks import check_model_file
 from emanet.config import CfgOptionsAction, load_config
 from emanet.datasets.builder import build_split_dataset
 from emanet.datasets.demo_data import prepare_demo_data
@@ -118,8 +119,6 @@ def compute(args: argparse.Namespace, cfg: Config, dataset) -> np.ndarray:
                 f'{args.prediction_path}` or pass --checkpoint')
         return confusion_from_prediction_dir(
             dataset, args.prediction_path, ignore, progress=bar)
-    if not osp.isfile(args.checkpoint):
-        raise UserError(f'checkpoint {args.checkpoint} does not exist')
     model = init_model(cfg, args.checkpoint, device=args.device,
                        backend=args.backend)
     os.makedirs(args.prediction_path, exist_ok=True)
@@ -132,6 +131,9 @@ def main(argv: Optional[List[str]] = None) -> dict:
     args = parse_args(argv)
     check_colormap(args.color_theme)
     cfg = load_config(args.config, args.cfg_options)
+    if args.checkpoint is not None:  # before the data set is listed
+        check_model_file(args.checkpoint)
+        resolve_device(args.device)
     prepare_demo_data(cfg)  # the data sets only read
     dataset = build_split_dataset(cfg, 'test')
     classes = list(dataset.metainfo['classes'])

@@ -22,6 +22,7 @@ from mmengine.registry import init_default_scope
 
 import emanet  # noqa: F401  (creates the 'emanet' registry scope)
 from emanet.apis import init_model
+from emanet.apis.early_checks import check_model_file
 from emanet.config import CfgOptionsAction, load_config
 from emanet.datasets.demo_data import prepare_demo_data
 from emanet.deploy.backends import DEFAULT_BACKEND
@@ -42,7 +43,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('config', help='config file path')
     parser.add_argument('checkpoint', nargs='?',
                         help='checkpoint file (random weights if omitted)')
-    parser.add_argument('--output-file', default='model.onnx')
+    parser.add_argument('--output-file', default='model.onnx',
+                        help='ONNX file to write (default: model.onnx in '
+                        'the current folder)')
     parser.add_argument('--shape', type=int, nargs=2, metavar=('H', 'W'),
                         help='traced input size (default: the slide crop, '
                         'else the test image size); the only size a '
@@ -77,6 +80,8 @@ def verify(cfg, model, output_file: str) -> float:
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     cfg = load_config(args.config, args.cfg_options)
+    if args.checkpoint is not None:
+        check_model_file(args.checkpoint)
     if args.verify:  # compares on a test set image
         prepare_demo_data(cfg)
     init_default_scope(cfg.get('default_scope', 'emanet'))

@@ -31,7 +31,8 @@ from emanet.datasets.demo_data import (
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description='Generate the Cityscapes-style demo data set')
-    parser.add_argument('--out', default=DEFAULT_ROOT, help='output folder')
+    parser.add_argument('--out', default=DEFAULT_ROOT,
+                        help=f'output folder (default: {DEFAULT_ROOT})')
     parser.add_argument('--num-train', type=int, default=60)
     parser.add_argument('--num-val', type=int, default=12)
     parser.add_argument('--seed', type=int, default=0)

@@ -1,0 +1,175 @@
+"""tools/test.py keeps a record per run and refuses options it would ignore.
+
+Every run writes its own ``<work_dir>/<timestamp>/test_metrics.json`` (or
+``--out-metrics PATH``) with the metrics and the settings that produced
+them, and dumps its config into that folder, never over the training
+run's config dump. ``--backend`` with a checkpoint is refused by every
+tool that has it.
+"""
+import glob
+import json
+import math
+import os
+import os.path as osp
+import shutil
+
+import pytest
+from run_records import test_record_files
+from tiny_demo import DEMO_CONFIG
+from tiny_trained import tiny_trained
+from tool_loader import load_tool
+
+from emanet.apis import init_model
+from emanet.evaluation.test_record import (
+    SETTING_KEYS,
+    record_path,
+    settings_line,
+    test_mode,
+    test_record,
+    write_record,
+)
+from emanet.utils.errors import UserError, run_tool
+
+SETTINGS = dict(config='c.py', model_file='m.pth', backend='pytorch',
+                mode='whole', fast=True, amp=False, aug_test=False,
+                format_only=False, device='cpu: test CPU')
+
+
+def test_record_is_plain_json_with_settings_first(tmp_path):
+    record = test_record(**SETTINGS, timestamp='20260101_000000',
+                         num_images=2, seconds=1.234,
+                         metrics={'mIoU': 50.0, 'mDice': float('nan')},
+                         per_class={'Class': ['a'], 'IoU': [float('nan')]})
+    assert list(record)[:len(SETTING_KEYS)] == list(SETTING_KEYS)
+    assert record['seconds'] == 1.2
+    assert record['metrics'] == {'mIoU': 50.0, 'mDice': None}
+    assert record['per_class']['IoU'] == [None]
+    path = tmp_path / 'deep' / 'r.json'
+    write_record(str(path), record)
+    assert json.loads(path.read_text()) == record  # strict JSON (no NaN)
+    assert os.listdir(path.parent) == ['r.json']  # no temporary file left
+    line = settings_line(record)
+    assert line.startswith('test settings: config=c.py, model_file=m.pth, '
+                           'backend=pytorch, mode=whole, fast=True, ')
+    assert 'metrics' not in line and 'per_class' not in line
+    assert record_path('/w/20260101_000000') == \
+        '/w/20260101_000000/test_metrics.json'
+    assert record_path('/w/x', 'out/m.json') == 'out/m.json'
+
+
+def test_mode_looks_through_the_tta_wrapper():
+    slide = dict(type='EncoderDecoder', test_cfg=dict(mode='slide'))
+    assert test_mode(slide) == 'slide'
+    assert test_mode(dict(type='SegTTAModel', module=slide)) == 'slide'
+    assert test_mode(dict(type='EncoderDecoder', test_cfg={})) == 'whole'
+
+
+@pytest.fixture(scope='module')
+def trained_copy(tmp_path_factory, demo_data_root):
+    """The tiny config and a copy of its training work dir (checkpoint
+    and the training config dump), to test in."""
+    config, ckpt = tiny_trained(tmp_path_factory, demo_data_root)
+    work = tmp_path_factory.mktemp('records') / 'work'
+    work.mkdir()
+    shutil.copy(ckpt, work)
+    dump = osp.join(osp.dirname(ckpt), osp.basename(config))
+    assert osp.isfile(dump)  # the training run's config dump
+    shutil.copy(dump, work)
+    return config, str(work / osp.basename(ckpt)), work
+
+
+@pytest.mark.slow
+def test_each_run_keeps_its_record_and_the_training_config(
+        trained_copy, tmp_path, capsys):
+    config, ckpt, work = trained_copy
+    dump = work / osp.basename(config)
+    training_dump = dump.read_text()
+    test_tool = load_tool('tools/test.py')
+    metrics = test_tool.main([config, ckpt, '--work-dir', str(work)])
+    out = capsys.readouterr().out
+    assert f'mIoU: {metrics["mIoU"]:.2f}' in out
+    [first] = test_record_files(work)
+    assert f'metrics saved to {first}' in out
+    # a --format-only run afterwards leaves the first record as it was
+    test_tool.main([config, ckpt, '--work-dir', str(work), '--out',
+                    str(tmp_path / 'png'), '--format-only'])
+    files = test_record_files(work)
+    assert len(files) == 2 and files[0] == first
+    records = [json.loads(open(f).read()) for f in files]
+    assert records[0]['metrics'] == metrics and metrics
+    assert records[1]['metrics'] == {} and records[1]['format_only']
+    assert f'record saved to {files[1]}' in capsys.readouterr().out
+    for path, record in zip(files, records):
+        folder = osp.dirname(path)
+        assert record['timestamp'] == osp.basename(folder)
+        assert {k: record[k] for k in ('config', 'model_file', 'backend',
+                                       'mode', 'fast', 'amp', 'aug_test')} \
+            == dict(config=config, model_file=ckpt, backend='pytorch',
+                    mode='whole', fast=False, amp=False, aug_test=False)
+        assert record['device'].startswith('cpu: ')
+        assert record['num_images'] == 2 and record['seconds'] > 0
+        # the settings are in the run's log too, in one line
+        [log] = glob.glob(osp.join(folder, '*.log'))
+        lines = [ln for ln in open(log) if 'test settings: ' in ln]
+        assert len(lines) == 1
+        assert settings_line(record).split(': ', 1)[1] in lines[0]
+        # the test-time config went to the run's folder ...
+        assert osp.isfile(osp.join(folder, osp.basename(config)))
+    # ... and the training run's dump is untouched
+    assert dump.read_text() == training_dump
+    per_class = records[0]['per_class']
+    assert len(per_class['Class']) == len(per_class['IoU']) == 19
+    assert not any(osp.basename(p) == 'test_per_class.json'
+                   for p in glob.glob(str(work / '**'), recursive=True))
+
+
+@pytest.mark.slow
+def test_out_metrics_path_and_fast_amp_settings(trained_copy, tmp_path,
+                                                capsys):
+    config, ckpt, _ = trained_copy
+    target = tmp_path / 'results' / 'run1.json'
+    metrics = load_tool('tools/test.py').main([
+        config, ckpt, '--work-dir', str(tmp_path / 'w'), '--fast', '--amp',
+        '--out-metrics', str(target)])
+    assert f'metrics saved to {target}' in capsys.readouterr().out
+    record = json.loads(target.read_text())
+    assert record['metrics'] == metrics
+    assert record['fast'] is True and record['amp'] is True
+    assert not test_record_files(tmp_path / 'w')  # only where asked
+    assert not math.isnan(record['metrics']['mIoU'])
+
+
+def test_out_metrics_refuses_a_folder(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        load_tool('tools/test.py').parse_args(
+            ['c.py', 'm.pth', '--out-metrics', str(tmp_path)])
+    assert exit_info.value.code == 2
+    assert 'is a folder; give a file path' in capsys.readouterr().err
+
+
+@pytest.mark.parametrize('tool,argv', [
+    ('tools/test.py', ['CONFIG', 'CKPT', '--backend', 'openvino']),
+    ('tools/analysis_tools/benchmark.py',
+     ['CONFIG', 'CKPT', '--backend', 'onnxruntime']),
+    ('tools/analysis_tools/benchmark.py',
+     ['CONFIG', '--backend', 'onnxruntime']),  # random weights
+])
+def test_backend_with_a_checkpoint_is_refused(tool, argv, tmp_path, capsys):
+    ckpt = tmp_path / 'iter_2.pth'
+    ckpt.write_bytes(b'')  # refused before anything reads it
+    argv = [str(ckpt) if a == 'CKPT' else 'missing_config.py'
+            if a == 'CONFIG' else a for a in argv]
+    main = load_tool(tool).main
+    assert run_tool(main, argv) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1, err
+    assert err[0].startswith('error: --backend ')
+    assert 'applies to an exported model (.onnx' in err[0]
+    assert 'tools/deployment/pytorch2onnx.py' in err[0]
+
+
+def test_init_model_refuses_backend_with_a_checkpoint(tmp_path):
+    """The path of demo/video_demo.py and confusion_matrix.py --backend."""
+    with pytest.raises(UserError, match=r'--backend openvino applies to an '
+                       r'exported model .*not to the checkpoint x\.pth'):
+        init_model(DEMO_CONFIG, 'x.pth', backend='openvino')
