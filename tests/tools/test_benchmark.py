@@ -1,10 +1,10 @@
 """The benchmark tools run in-process and print their fields."""
-import os.path as osp
 import re
 
 import pytest
 import torch
-from tool_loader import REPO, load_tool
+from tiny_demo import DEMO_CONFIG, SMALL
+from tool_loader import load_tool
 
 from emanet.utils import precision
 from emanet.utils.precision import bf16_is_native, cpu_description
@@ -13,17 +13,7 @@ from emanet.utils.precision import bf16_is_native, cpu_description
 # on an AVX2-only CPU.
 pytestmark = pytest.mark.numerics
 
-DEMO_CFG = osp.join(REPO, 'configs', 'emanet',
-                    'emanet_r18-d8_1xb4-400_cityscapes-demo-256x512.py')
 BF16_OR_FP32 = 'bfloat16' if bf16_is_native('cpu') else 'off (float32)'
-# A narrower demo model keeps each step well under a second on 2 cores.
-SMALL = ['--cfg-options', 'model.backbone.base_channels=16',
-         'model.backbone.stem_channels=16',
-         'model.decode_head.in_channels=128',
-         'model.decode_head.channels=32',
-         'model.decode_head.ema_channels=32',
-         'model.auxiliary_head.in_channels=64',
-         'model.auxiliary_head.channels=16']
 
 
 def load_analysis_tool(name: str):
@@ -39,7 +29,7 @@ def number(text: str, field: str) -> float:
 
 def test_benchmark_random_images_fast_and_check(capsys):
     benchmark = load_analysis_tool('benchmark')
-    results = benchmark.main([DEMO_CFG, '--shape', '64', '128',
+    results = benchmark.main([DEMO_CONFIG, '--shape', '64', '128',
                               '--num-images', '2', '--warmup', '1',
                               '--fast', '--check', '--device', 'cpu',
                               *SMALL])
@@ -60,7 +50,7 @@ def test_benchmark_random_images_fast_and_check(capsys):
 def test_benchmark_one_test_set_image_slide_bf16(capsys):
     benchmark = load_analysis_tool('benchmark')
     results = benchmark.main([
-        DEMO_CFG, '--num-images', '1', '--warmup', '0', '--fast',
+        DEMO_CONFIG, '--num-images', '1', '--warmup', '0', '--fast',
         '--amp', 'bf16', *SMALL, 'model.test_cfg.mode=slide',
         'model.test_cfg.crop_size=[256,256]',
         'model.test_cfg.stride=[256,256]'])
@@ -74,7 +64,7 @@ def test_benchmark_one_test_set_image_slide_bf16(capsys):
 def test_benchmark_rejects_zero_images():
     benchmark = load_analysis_tool('benchmark')
     with pytest.raises(SystemExit):
-        benchmark.main([DEMO_CFG, '--num-images', '0'])
+        benchmark.main([DEMO_CONFIG, '--num-images', '0'])
 
 
 @pytest.mark.parametrize('cudnn_benchmark', [True, False])
@@ -105,7 +95,7 @@ def test_config_sets_cudnn_benchmark_for_every_path(cudnn_benchmark, fast,
                         prepare_as_on_cuda)
     monkeypatch.setattr(benchmark, 'make_runner', recording_runner)
     results = benchmark.main([
-        DEMO_CFG, '--shape', '64', '64', '--num-images', '1', '--warmup',
+        DEMO_CONFIG, '--shape', '64', '64', '--num-images', '1', '--warmup',
         '0', '--device', 'cpu', *(['--fast'] if fast else []), *SMALL,
         f'env_cfg.cudnn_benchmark={cudnn_benchmark}'])
     assert seen == [cudnn_benchmark]
@@ -116,9 +106,9 @@ def test_image_counts_follow_mmseg_on_cuda_and_stay_small_on_cpu(capsys):
     benchmark = load_analysis_tool('benchmark')
     assert benchmark.DEFAULTS == dict(cuda=dict(warmup=5, num_images=200),
                                       cpu=dict(warmup=1, num_images=5))
-    args = benchmark.parse_args([DEMO_CFG])
+    args = benchmark.parse_args([DEMO_CONFIG])
     assert args.warmup is None and args.num_images is None
-    results = benchmark.main([DEMO_CFG, '--shape', '32', '32', '--device',
+    results = benchmark.main([DEMO_CONFIG, '--shape', '32', '32', '--device',
                               'cpu', *SMALL])
     assert results['settings']['warmup'] == 1
     assert results['settings']['num_images'] == 5
@@ -129,7 +119,7 @@ def test_image_counts_follow_mmseg_on_cuda_and_stay_small_on_cpu(capsys):
 def test_benchmark_train_prints_speed_and_memory(capsys):
     benchmark_train = load_analysis_tool('benchmark_train')
     results = benchmark_train.main([
-        DEMO_CFG, '--shape', '64', '128', '--batch-size', '2', '--iters',
+        DEMO_CONFIG, '--shape', '64', '128', '--batch-size', '2', '--iters',
         '2', '--warmup', '1', '--amp', '--channels-last', '--device', 'cpu',
         *SMALL])
     out = capsys.readouterr().out
@@ -147,7 +137,7 @@ def test_benchmark_train_prints_speed_and_memory(capsys):
 
 def test_benchmark_train_fp32_overrides_the_configs_amp(capsys):
     benchmark_train = load_analysis_tool('benchmark_train')
-    benchmark_train.main([DEMO_CFG, '--shape', '64', '64', '--batch-size',
+    benchmark_train.main([DEMO_CONFIG, '--shape', '64', '64', '--batch-size',
                           '1', '--iters', '1', '--warmup', '0', '--fp32',
                           *SMALL])
     out = capsys.readouterr().out
@@ -160,14 +150,14 @@ def test_emulated_bf16_runs_float32_and_says_why(capsys, monkeypatch):
     monkeypatch.setattr(precision, 'bf16_is_native', lambda device: False)
     monkeypatch.delenv('EMANET_FORCE_BF16', raising=False)
     benchmark = load_analysis_tool('benchmark')
-    results = benchmark.main([DEMO_CFG, '--shape', '64', '64',
+    results = benchmark.main([DEMO_CONFIG, '--shape', '64', '64',
                               '--num-images', '1', '--warmup', '0',
                               '--fast', '--amp', '--device', 'cpu', *SMALL])
     assert results['settings']['amp'] == 'off (float32)'
     benchmark_train = load_analysis_tool('benchmark_train')
     results = benchmark_train.main([
-        DEMO_CFG, '--shape', '64', '64', '--batch-size', '1', '--iters', '1',
-        '--warmup', '0', '--amp', '--device', 'cpu', *SMALL])
+        DEMO_CONFIG, '--shape', '64', '64', '--batch-size', '1', '--iters',
+        '1', '--warmup', '0', '--amp', '--device', 'cpu', *SMALL])
     assert results['settings']['amp'] == 'off (float32)'
     out = capsys.readouterr().out
     assert out.count('EMANET_FORCE_BF16=1') == 2  # --amp, optim wrapper

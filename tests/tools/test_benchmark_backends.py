@@ -1,24 +1,13 @@
 """benchmark_backends.py: the toolbox paths beside their references (a
 runtime called directly, mmsegmentation's model)."""
 import importlib.util
-import os.path as osp
 import re
 
 import pytest
-from tool_loader import REPO, load_tool
+from tiny_demo import DEMO_CONFIG, SMALL
+from tool_loader import load_tool
 
 pytestmark = pytest.mark.numerics
-
-DEMO_CFG = osp.join(REPO, 'configs', 'emanet',
-                    'emanet_r18-d8_1xb4-400_cityscapes-demo-256x512.py')
-# A narrower demo model keeps each step well under a second on 2 cores.
-SMALL = ['--cfg-options', 'model.backbone.base_channels=16',
-         'model.backbone.stem_channels=16',
-         'model.decode_head.in_channels=128',
-         'model.decode_head.channels=32',
-         'model.decode_head.ema_channels=32',
-         'model.auxiliary_head.in_channels=64',
-         'model.auxiliary_head.channels=16']
 
 
 @pytest.fixture(scope='module')
@@ -57,7 +46,7 @@ def test_speed_ratio_is_the_median_of_paired_rounds(tool):
 def test_runtimes_in_test_step_and_called_directly(tool, capsys):
     paths = ['plain', 'onnxruntime-fp32', 'onnxruntime-fp32-direct',
              'openvino-f32', 'openvino-f32-direct']
-    results = tool.main([DEMO_CFG, '--shape', '64', '128', '--num-images',
+    results = tool.main([DEMO_CONFIG, '--shape', '64', '128', '--num-images',
                          '1', '--repeat', '2', '--paths', *paths, *SMALL])
     out = capsys.readouterr().out
     assert set(results) == set(paths)
@@ -87,7 +76,7 @@ def test_runtimes_in_test_step_and_called_directly(tool, capsys):
 
 def test_direct_paths_are_skipped_in_slide_mode(tool, capsys):
     results = tool.main([
-        DEMO_CFG, '--shape', '64', '96', '--num-images', '1', '--repeat',
+        DEMO_CONFIG, '--shape', '64', '96', '--num-images', '1', '--repeat',
         '1', '--paths', 'onnxruntime-fp32', 'onnxruntime-fp32-direct',
         *SMALL, 'model.test_cfg.mode=slide',
         'model.test_cfg.crop_size=[64,64]', 'model.test_cfg.stride=[32,32]'])
@@ -101,7 +90,7 @@ def test_direct_paths_are_skipped_in_slide_mode(tool, capsys):
 def test_mmseg_model_with_the_same_weights_predicts_the_same(tool, capsys):
     import mmcv
     version = mmcv.__version__
-    results = tool.main([DEMO_CFG, '--shape', '64', '128', '--num-images',
+    results = tool.main([DEMO_CONFIG, '--shape', '64', '128', '--num-images',
                          '1', '--repeat', '1', '--paths', 'plain', 'mmseg',
                          *SMALL])
     assert results['mmseg']['agreement'] == 1.0
@@ -120,7 +109,7 @@ def test_mmseg_path_is_skipped_without_mmsegmentation(tool, capsys,
         importlib.util, 'find_spec',
         lambda name, *args: None if name == 'mmseg' else find_spec(
             name, *args))
-    results = tool.main([DEMO_CFG, '--shape', '32', '64', '--num-images',
+    results = tool.main([DEMO_CONFIG, '--shape', '32', '64', '--num-images',
                          '1', '--repeat', '1', '--paths', 'plain', 'mmseg',
                          *SMALL])
     assert set(results) == {'plain'}
