@@ -34,7 +34,7 @@ from emanet.deploy.backends import (
     BACKENDS,
     DEFAULT_BACKEND,
     backend_model_cfg,
-    default_backend,
+    backend_of,
     exported_input_shape,
     is_exported_model,
 )
@@ -298,7 +298,7 @@ def run_settings(args: argparse.Namespace, cfg: Config) -> dict:
     """The settings part of the run's record (:func:`test_record`)."""
     exported = is_exported_model(args.checkpoint)
     if exported:
-        backend = args.backend or default_backend(args.checkpoint)
+        backend = backend_of(args.checkpoint, args.backend)
         device = 'cpu'
     else:
         backend, device = 'pytorch', get_device()

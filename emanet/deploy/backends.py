@@ -126,6 +126,9 @@ onnx_input_shape = exported_input_shape  # the earlier name
 class BackendSegmentor(BaseSegmentor):
     """Segmentor whose network runs in an inference runtime.
 
+    Subclasses name their runtime in ``backend`` (a key of
+    :data:`BACKENDS`).
+
     Args:
         model_file (str): the ``.onnx`` file of
             ``tools/deployment/pytorch2onnx.py`` or (OpenVINO) the ``.xml``
@@ -211,6 +214,8 @@ class ONNXRuntimeSegmentor(BackendSegmentor):
     """The network in ONNX Runtime (CPU provider, float32), with torch's
     thread count."""
 
+    backend = 'onnxruntime'
+
     def _load(self, model_file: str) -> None:
         if is_openvino_ir(model_file):
             raise UserError(f'{model_file} is an OpenVINO IR, which only '
@@ -238,6 +243,8 @@ class OpenVINOSegmentor(BackendSegmentor):
     Reads ``.onnx`` files and IRs (``.xml`` + ``.bin``); in an int8 IR the
     hint applies to the layers left in float.
     """
+
+    backend = 'openvino'
 
     def _load(self, model_file: str) -> None:
         ov = require('openvino')
@@ -299,3 +306,27 @@ def is_exported_model(path: Optional[str]) -> bool:
     """Whether a checkpoint argument names an exported model (by suffix:
     :data:`EXPORTED_SUFFIXES`)."""
     return bool(path) and str(path).lower().endswith(EXPORTED_SUFFIXES)
+
+
+def backend_of(model: Union[str, torch.nn.Module, None],
+               backend: Optional[str] = None) -> str:
+    """The name of what runs a model file or a built segmentor.
+
+    The one answer to "which backend runs this": tools, records, reports
+    and benchmarks all ask here.
+
+    Args:
+        model: a model file (checkpoint, ``.onnx``, ``.xml``; None for
+            random weights) or a built segmentor.
+        backend: the ``--backend`` asked for an exported file, if any.
+
+    Returns:
+        str: ``'pytorch'`` for checkpoints, random weights and PyTorch
+        segmentors; else a key of :data:`BACKENDS`.
+    """
+    if isinstance(model, torch.nn.Module):
+        return model.backend if isinstance(model, BackendSegmentor) \
+            else 'pytorch'
+    if not is_exported_model(model):
+        return 'pytorch'
+    return backend or default_backend(model)

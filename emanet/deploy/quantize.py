@@ -44,10 +44,7 @@ from typing import (
 import numpy as np
 import torch
 
-from emanet.evaluation.metrics.iou_metric import (
-    confusion_matrix,
-    metrics_from_confusion,
-)
+from emanet.evaluation.iou import confusion_counts, mean_iou
 from emanet.utils.atomic_io import fsync_dir
 from emanet.utils.errors import UserError
 
@@ -204,10 +201,10 @@ def evaluate(segmentor, dataset, indices: Optional[Sequence[int]] = None,
         with torch.no_grad():
             sample = segmentor.test_step(batch)[0]
         seconds += time.perf_counter() - start
-        hists.append(confusion_matrix(sample.pred_sem_seg.data[0],
+        hists.append(confusion_counts(sample.pred_sem_seg.data[0],
                                       sample.gt_sem_seg.data[0],
                                       num_classes, ignore))
-    return dict(mIoU=_miou(np.sum(hists, axis=0)),
+    return dict(mIoU=mean_iou(np.sum(hists, axis=0)),
                 ms_per_image=1000 * seconds / max(len(indices), 1))
 
 
@@ -224,12 +221,6 @@ def compiled_validator(segmentor, dataset) -> Callable[[Any, list], float]:
         finally:
             segmentor.request = own
     return validate
-
-
-def _miou(hist: np.ndarray) -> float:
-    """Mean IoU in percent over the classes present (NaN-free classes)."""
-    iou = metrics_from_confusion(hist, ('mIoU', ))['IoU']
-    return float(np.nanmean(iou) * 100) if np.isfinite(iou).any() else 0.0
 
 
 def _quiet_ignored_nodes(record: logging.LogRecord) -> bool:

@@ -13,14 +13,11 @@ from mmengine.dist import all_gather_object, is_distributed, master_only
 from mmengine.evaluator import Evaluator
 from mmengine.fileio import LocalBackend, get_file_backend
 from mmengine.hooks import Hook
-from mmengine.model import (
-    BaseTTAModel,
-    is_model_wrapper,
-    revert_sync_batchnorm,
-)
+from mmengine.model import is_model_wrapper, revert_sync_batchnorm
 from mmengine.runner import Runner
 from mmengine.utils.dl_utils import collect_env
 
+from emanet.models.segmentors.unwrap import unwrap_segmentor
 from emanet.registry import RUNNERS
 from emanet.utils.atomic_io import atomic_path
 from emanet.utils.benchmarking import device_description
@@ -297,11 +294,8 @@ class SegRunner(Runner):
                     'instead.')
             self._resumed_meta = meta
         self.call_hook('after_load_checkpoint', checkpoint=checkpoint)
-        # The segmentor inside a DDP wrapper or a SegTTAModel (--aug-test).
-        wrapped = is_model_wrapper(self.model) or isinstance(
-            self.model, BaseTTAModel)
-        model = self.model.module if wrapped else self.model
-        load_weights(model, checkpoint, filename, strict=strict,
+        load_weights(unwrap_segmentor(self.model)[0], checkpoint, filename,
+                     strict=strict,
                      partial_hint='' if self._resuming else PARTIAL_HINT,
                      revise_keys=revise_keys)
         self._has_loaded = True
@@ -379,8 +373,7 @@ class SegRunner(Runner):
         # During validation (best-checkpoint saves) the training state is
         # the one taken before validation started.
         random_state = self._hook(ValRandomStateHook).training_random_state()
-        model = self.model.module if is_model_wrapper(self.model) \
-            else self.model
+        model = unwrap_segmentor(self.model)[0]
         state = (random_state, nonfinite_tensors(model.state_dict()))
         if is_distributed():
             return all_gather_object(state)

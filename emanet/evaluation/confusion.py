@@ -14,12 +14,9 @@ import os.path as osp
 from typing import (
     Any,
     Callable,
-    Dict,
     Iterable,
-    List,
     Optional,
     Sequence,
-    Tuple,
 )
 
 import cv2
@@ -31,7 +28,7 @@ from emanet.utils.atomic_io import atomic_write_text
 from emanet.utils.errors import BadDataError, MissingDataError
 from emanet.utils.image_io import write_png
 
-from .metrics.iou_metric import confusion_matrix, metrics_from_confusion
+from .iou import class_scores, confusion_counts, normalize_rows
 
 
 def prediction_file(pred_dir: str, img_path: str) -> str:
@@ -147,9 +144,7 @@ def confusion_from_prediction_dir(
                 f'(WxH) but the label map {sample.get("seg_map_path")} is '
                 f'{gt.shape[1]}x{gt.shape[0]}; the predictions must be of '
                 'this config\'s test set')
-        counts += confusion_matrix(
-            torch.from_numpy(pred), torch.from_numpy(gt), num_classes,
-            ignore_index)
+        counts += confusion_counts(pred, gt, num_classes, ignore_index)
     return counts
 
 
@@ -179,52 +174,11 @@ def confusion_from_model(
             result = model.test_step(pseudo_collate([dataset[idx]]))[0]
         pred = result.pred_sem_seg.data[0].cpu().numpy()  # [H, W]
         gt = _ground_truth(result)
-        counts += confusion_matrix(
-            torch.from_numpy(pred), torch.from_numpy(gt), num_classes,
-            ignore_index)
+        counts += confusion_counts(pred, gt, num_classes, ignore_index)
         if out_dir is not None:
             write_prediction(out_dir, result.img_path, pred,
                              result.get('reduce_zero_label', False))
     return counts
-
-
-def normalize_rows(counts: np.ndarray) -> np.ndarray:
-    """Each row divided by its sum (fractions); NaN rows without pixels."""
-    counts = np.asarray(counts, dtype=np.float64)
-    totals = counts.sum(axis=1, keepdims=True)  # [C, 1]
-    with np.errstate(divide='ignore', invalid='ignore'):
-        return np.where(totals > 0, counts / totals, np.nan)
-
-
-def class_scores(counts: np.ndarray) -> Dict[str, np.ndarray]:
-    """Per-class ``Acc`` and ``IoU`` in percent (NaN as the metric has it).
-
-    The same formulas as :class:`~emanet.evaluation.IoUMetric`: ``Acc`` is
-    the diagonal of :func:`normalize_rows`, ``IoU`` is
-    ``diag / (row + column - diag)``.
-    """
-    scores = metrics_from_confusion(counts, ('mIoU', ))
-    return {key: scores[key] * 100 for key in ('Acc', 'IoU')}
-
-
-def most_confused(counts: np.ndarray, classes: Sequence[str],
-                  top: int = 5) -> List[Tuple[str, str, float]]:
-    """The largest off-diagonal shares of the row-normalised matrix.
-
-    Returns:
-        list: ``(ground truth class, predicted class, percent of the
-        ground truth's pixels)``, largest first, shares above zero only.
-    """
-    shares = np.nan_to_num(normalize_rows(counts)) * 100
-    np.fill_diagonal(shares, 0)
-    order = np.argsort(shares, axis=None)[::-1][:top]
-    found = []
-    for flat in order:
-        row, col = np.unravel_index(flat, shares.shape)
-        if shares[row, col] <= 0:
-            break
-        found.append((classes[row], classes[col], float(shares[row, col])))
-    return found
 
 
 def counts_csv(counts: np.ndarray, classes: Sequence[str]) -> str:

@@ -17,6 +17,7 @@ from emanet.deploy.backends import (
     ONNXRuntimeSegmentor,
     OpenVINOSegmentor,
     backend_model_cfg,
+    backend_of,
     is_exported_model,
 )
 from emanet.deploy.export import export_onnx
@@ -68,6 +69,20 @@ def test_backend_model_cfg_defaults_and_refuses_unknown():
                        r"supported: use one of \['onnxruntime', "
                        r"'openvino'\]"):
         backend_model_cfg(MODEL_CFG, 'm.onnx', 'tensorrt')
+
+
+def test_backend_of_files_and_segmentors(onnx_file, plain_model):
+    assert backend_of('iter_400.pth') == backend_of(None) == 'pytorch'
+    assert backend_of('iter_400.pth', 'openvino') == 'pytorch'
+    assert backend_of('m.onnx') == DEFAULT_BACKEND
+    assert backend_of('m.onnx', 'openvino') == 'openvino'
+    assert backend_of('m_int8.xml') == 'openvino'
+    assert backend_of(plain_model) == 'pytorch'
+    init_default_scope('emanet')
+    for backend in BACKENDS:
+        model = MODELS.build(backend_model_cfg(MODEL_CFG, onnx_file,
+                                               backend))
+        assert backend_of(model) == backend
 
 
 def test_backend_segmentor_builds_from_a_config_dict(onnx_file):

@@ -5,21 +5,13 @@ import json
 import cv2
 import numpy as np
 import pytest
-import torch
 
 from emanet.evaluation.confusion import (
-    class_scores,
     counts_csv,
-    most_confused,
-    normalize_rows,
     prediction_file,
     read_prediction,
     write_confusion_files,
     write_prediction,
-)
-from emanet.evaluation.metrics.iou_metric import (
-    confusion_matrix,
-    metrics_from_confusion,
 )
 from emanet.utils.errors import BadDataError, MissingDataError
 
@@ -28,35 +20,6 @@ CLASSES = ['road', 'person', 'rider']
 COUNTS = np.array([[90, 4, 6],
                    [0, 30, 10],
                    [0, 0, 0]])
-
-
-def test_rows_normalised_and_empty_rows_nan():
-    norm = normalize_rows(COUNTS)
-    np.testing.assert_allclose(norm[0], [0.9, 0.04, 0.06])
-    assert norm[1].tolist() == [0, 0.75, 0.25]
-    assert np.isnan(norm[2]).all()
-
-
-def test_diagonal_and_iou_are_the_metric_scores():
-    rng = np.random.default_rng(0)
-    counts = rng.integers(0, 1000, size=(19, 19))
-    counts[4] = 0  # a class without ground truth
-    scores = class_scores(counts)
-    metric = metrics_from_confusion(counts)
-    np.testing.assert_allclose(scores['Acc'], metric['Acc'] * 100)
-    np.testing.assert_allclose(scores['IoU'], metric['IoU'] * 100)
-    diag = np.diag(normalize_rows(counts)) * 100
-    np.testing.assert_allclose(diag, scores['Acc'])  # NaN at row 4 too
-    assert np.isnan(scores['Acc'][4])
-    # IoU of class 4: no ground truth but predicted -> 0, not NaN
-    assert scores['IoU'][4] == 0
-
-
-def test_most_confused_lists_largest_off_diagonal_shares():
-    pairs = most_confused(COUNTS, CLASSES, top=2)
-    assert pairs == [('person', 'rider', 25.0),
-                     ('road', 'rider', pytest.approx(6.0))]
-    assert most_confused(np.eye(3, dtype=int), CLASSES) == []
 
 
 def test_csv_and_json_files(tmp_path):
@@ -106,10 +69,3 @@ def test_bad_predictions_are_named(tmp_path):
     text.write_text('not a picture')
     with pytest.raises(BadDataError, match='cannot decode'):
         read_prediction(str(text), 19)
-
-
-def test_counts_leave_out_ignored_pixels():
-    label = torch.tensor([[0, 1], [255, 2]])
-    pred = torch.tensor([[0, 2], [1, 2]])
-    counts = confusion_matrix(pred, label, 3, 255)
-    assert counts.sum() == 3 and counts[1, 2] == 1

@@ -16,10 +16,10 @@ from tool_loader import load_tool
 
 from emanet.engine.hooks.report_hook import check_report_dir
 from emanet.evaluation import IoUMetric
+from emanet.evaluation.iou import confusion_counts
 from emanet.utils.errors import UserError
 from emanet.visualization.report.collect import (
     class_table,
-    image_counts,
     summarize_image,
     worst_first,
 )
@@ -34,12 +34,12 @@ from emanet.visualization.report.thumbnails import (
 CLASSES = ['road', 'car', 'rider']
 
 
-def test_image_counts_leave_ignored_pixels_out_and_name_worst_classes():
+def test_image_summary_names_worst_classes():
     gt = torch.tensor([[0, 0, 0, 0],
                        [1, 1, 255, 255]])
     pred = torch.tensor([[0, 0, 1, 1],
                          [1, 0, 2, 2]])
-    counts = image_counts(pred, gt, 3, 255)
+    counts = confusion_counts(pred, gt, 3, 255)
     # rows ground truth, columns prediction; the 255 pixels are left out
     np.testing.assert_array_equal(counts, [[2, 2, 0], [1, 1, 0], [0, 0, 0]])
     stats = summarize_image(counts, CLASSES)
@@ -55,19 +55,6 @@ def test_image_counts_leave_ignored_pixels_out_and_name_worst_classes():
                           CLASSES)
     assert tie['iou'][0] == tie['iou'][1] == 50.0
     assert [w['class'] for w in tie['worst']] == ['rider', 'car', 'road']
-
-
-def test_image_counts_equal_the_metric_confusion():
-    from emanet.evaluation.metrics.iou_metric import confusion_matrix
-    rng = np.random.default_rng(1)
-    gt = rng.integers(0, 21, (37, 53))  # 19, 20: not classes
-    gt[:5] = 255
-    pred = torch.from_numpy(rng.integers(0, 19, (37, 53)))
-    expected = confusion_matrix(pred, torch.from_numpy(gt), 19, 255)
-    np.testing.assert_array_equal(image_counts(pred, gt, 19, 255),
-                                  expected)
-    with pytest.raises(ValueError, match='differ in size'):
-        image_counts(pred[1:], gt, 19, 255)
 
 
 def test_image_without_labelled_pixels_has_no_miou_and_goes_last():
@@ -413,7 +400,7 @@ def test_two_processes_write_one_report_of_each_image_once(tmp_path):
     assert sorted(im['name'] for im in report['images']) == \
         ['img0', 'img1', 'img2']
     counts = np.asarray(report['confusion']['counts'])
-    expected = sum(image_counts(_maps(i)[1], _maps(i)[0], 3, 255)
+    expected = sum(confusion_counts(_maps(i)[1], _maps(i)[0], 3, 255)
                    for i in range(3))
     np.testing.assert_array_equal(counts, expected)
     assert report['metrics'] == {'mIoU': 12.5}

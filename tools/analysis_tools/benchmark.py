@@ -33,7 +33,7 @@ from emanet.deploy.backend_option import check_backend_option
 from emanet.deploy.backends import (
     BACKENDS,
     DEFAULT_BACKEND,
-    default_backend,
+    backend_of,
     is_exported_model,
 )
 from emanet.deploy.export import (
@@ -211,9 +211,7 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     timer = Timer(device)
 
     test_cfg = getattr(model, 'test_cfg', None) or {}
-    backend = 'pytorch'
-    if is_exported_model(args.checkpoint):
-        backend = args.backend or default_backend(args.checkpoint)
+    backend = backend_of(args.checkpoint, args.backend)
     settings = dict(
         config=osp.basename(args.config),
         checkpoint=args.checkpoint or 'none (random weights)',
@@ -255,7 +253,7 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
         outputs = [run(b) for b in check_batches]
         if is_exported_model(args.checkpoint):
             # an .xml runs in OpenVINO only: its float32 layers in f32
-            ref_backend = default_backend(args.checkpoint)
+            ref_backend = backend_of(args.checkpoint)
             reference = init_model(cfg, args.checkpoint,
                                    backend=ref_backend)
             what = f'{ref_backend} fp32'

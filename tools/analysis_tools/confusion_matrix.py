@@ -35,13 +35,11 @@ from emanet.datasets.builder import build_split_dataset
 from emanet.datasets.demo_data import prepare_demo_data
 from emanet.deploy.backends import BACKENDS
 from emanet.evaluation.confusion import (
-    class_scores,
     confusion_from_model,
     confusion_from_prediction_dir,
-    most_confused,
-    normalize_rows,
     write_confusion_files,
 )
+from emanet.evaluation.iou import class_scores, most_confused, normalize_rows
 from emanet.utils.errors import DEBUG_HELP, UserError, run_tool
 from emanet.visualization.confusion_plot import (
     check_colormap,

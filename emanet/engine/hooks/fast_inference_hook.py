@@ -5,8 +5,9 @@ from typing import Any, Optional
 
 import torch.nn as nn
 from mmengine.hooks import Hook
-from mmengine.model import BaseTTAModel, is_model_wrapper
+from mmengine.model import is_model_wrapper
 
+from emanet.models.segmentors.unwrap import unwrap_segmentor
 from emanet.registry import HOOKS
 from emanet.utils.errors import ConfigError, ConfigTypeError
 
@@ -39,13 +40,6 @@ def check_fast_inference_options(options: Any) -> dict:
         raise ConfigError(f'fast_inference in the config has unknown '
                           f'option(s) {unknown}; known: {sorted(known)}')
     return options
-
-
-def _segmentor(model: nn.Module) -> nn.Module:
-    """The segmentor inside a DDP wrapper or a ``SegTTAModel``."""
-    if is_model_wrapper(model) or isinstance(model, BaseTTAModel):
-        return model.module
-    return model
 
 
 @HOOKS.register_module()
@@ -95,12 +89,13 @@ class FastInferenceHook(Hook):
                              else model)
         for param in fast.parameters():
             param.grad = None  # the copy never trains
-        prepare_for_inference(_segmentor(fast), **self.options)
+        prepare_for_inference(unwrap_segmentor(fast)[0], **self.options)
         return fast
 
     def before_test(self, runner) -> None:
         from emanet.deploy import prepare_for_inference
-        prepare_for_inference(_segmentor(runner.model), **self.options)
+        prepare_for_inference(unwrap_segmentor(runner.model)[0],
+                              **self.options)
 
     def before_val_epoch(self, runner) -> None:
         if not self.val:

@@ -33,8 +33,8 @@ from mmengine.dist import (
     get_rank,
 )
 from mmengine.hooks import Hook
-from mmengine.model import BaseTTAModel, is_model_wrapper
 
+from emanet.models.segmentors.unwrap import unwrap_segmentor
 from emanet.registry import HOOKS
 from emanet.utils.atomic_io import TMP_MARK, _remove_stale_tmp_dirs, fsync_dir
 from emanet.utils.errors import UserError
@@ -81,14 +81,6 @@ def report_hook_cfg(out_dir: str,
     check_report_dir(out_dir)  # before the model and data are loaded
     return dict(type='ReportHook', out_dir=out_dir,
                 settings=dict(settings or {}))
-
-
-def _segmentor(model: torch.nn.Module) -> Tuple[torch.nn.Module, bool]:
-    """The segmentor inside wrappers, and whether it runs under TTA."""
-    if is_model_wrapper(model):
-        model = model.module
-    tta = isinstance(model, BaseTTAModel)
-    return (model.module if tta else model), tta
 
 
 def _device(model: torch.nn.Module) -> torch.device:
@@ -224,7 +216,7 @@ class ReportHook(Hook):
 
     def _add_image(self, sample) -> Dict[str, Any]:
         """Write one image's pictures; return its small record."""
-        from emanet.visualization.report.collect import image_counts
+        from emanet.evaluation.iou import confusion_counts
         from emanet.visualization.report.thumbnails import write_panels
         if 'gt_sem_seg' not in sample:
             raise UserError(f'{sample.img_path} has no ground truth: '
@@ -233,7 +225,7 @@ class ReportHook(Hook):
         pred = sample.pred_sem_seg.data[0].cpu()  # [H, W]
         gt = sample.gt_sem_seg.data[0].cpu()  # [H, W]
         num = len(self.classes)
-        counts = image_counts(pred, gt, num, self.metric['ignore_index'])
+        counts = confusion_counts(pred, gt, num, self.metric['ignore_index'])
         img_path = sample.img_path
         image = mmcv.imfrombytes(
             fileio.get(img_path, backend_args=self.backend_args),
@@ -281,7 +273,7 @@ class ReportHook(Hook):
 
     def _build(self, runner, images: List[Dict[str, Any]],
                metrics: Dict[str, Any]) -> Dict[str, Any]:
-        from emanet.evaluation.confusion import most_confused, normalize_rows
+        from emanet.evaluation.iou import most_confused, normalize_rows
         from emanet.visualization.confusion_plot import plot_confusion_matrix
         from emanet.visualization.report.collect import (
             class_table,
@@ -362,16 +354,16 @@ class ReportHook(Hook):
             :func:`emanet.evaluation.test_record.test_record`, the
             segmentor, and whether it ran under test-time augmentation.
         """
+        from emanet.deploy.backends import backend_of
         from emanet.evaluation.test_record import SETTING_KEYS, test_record
         from emanet.utils.benchmarking import device_description
-        seg, tta = _segmentor(runner.model)
+        seg, tta = unwrap_segmentor(runner.model)
         fast = getattr(runner, 'fast_inference', None)
         found = dict(
             config=runner.cfg.filename,
             model_file=getattr(seg, 'model_file', None)
             or runner.cfg.get('load_from'),
-            backend=type(seg).__name__ if hasattr(seg, 'model_file')
-            else 'pytorch',
+            backend=backend_of(seg),
             mode=dict(getattr(seg, 'test_cfg', None) or {}).get(
                 'mode', 'whole'),
             fast=fast is not None,

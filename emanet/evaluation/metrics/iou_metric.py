@@ -7,7 +7,6 @@ from collections import OrderedDict
 from typing import Dict, Optional, Sequence, Union
 
 import numpy as np
-import torch
 from mmengine.dist import is_main_process
 from mmengine.evaluator import BaseMetric
 from mmengine.logging import MMLogger, print_log
@@ -16,68 +15,9 @@ from emanet.registry import METRICS
 from emanet.utils.atomic_io import atomic_write_text
 from emanet.utils.image_io import write_png
 
+from ..iou import confusion_counts, scores_from_confusion
+
 ALLOWED_METRICS = ('mIoU', 'mDice', 'mFscore')
-
-
-def confusion_matrix(pred: torch.Tensor, label: torch.Tensor,
-                     num_classes: int, ignore_index: int) -> np.ndarray:
-    """Pixel counts ``[num_classes, num_classes]``: rows gt, columns pred.
-
-    Args:
-        pred: ``[H, W]`` predicted class indices.
-        label: ``[H, W]`` ground truth; ``ignore_index`` pixels (and any
-            value ``>= num_classes``) are left out.
-        num_classes: number of classes.
-        ignore_index: label value to leave out.
-    """
-    label = label.to(pred.device).long()
-    pred = pred.long()
-    mask = (label != ignore_index) & (label >= 0) & (label < num_classes)
-    index = label[mask] * num_classes + pred[mask]  # [N]
-    counts = torch.bincount(index, minlength=num_classes**2)
-    return counts.reshape(num_classes, num_classes).cpu().numpy()
-
-
-def metrics_from_confusion(hist: np.ndarray,
-                           metrics: Sequence[str] = ('mIoU', ),
-                           nan_to_num: Optional[float] = None,
-                           beta: float = 1) -> 'OrderedDict[str, np.ndarray]':
-    """Per-class scores (fractions) from a summed confusion matrix.
-
-    A class absent from both prediction and ground truth gets NaN IoU; a
-    class absent from the ground truth gets NaN Acc.
-
-    Returns:
-        ``aAcc`` (scalar) and per-class ``[num_classes]`` arrays: ``IoU``,
-        ``Acc``, ``Dice``, ``Fscore``, ``Precision``, ``Recall`` as asked.
-    """
-    hist = hist.astype(np.float64)
-    intersect = np.diag(hist)
-    area_label = hist.sum(1)
-    area_pred = hist.sum(0)
-    union = area_label + area_pred - intersect
-    out: OrderedDict[str, np.ndarray] = OrderedDict()
-    with np.errstate(divide='ignore', invalid='ignore'):
-        out['aAcc'] = np.asarray(intersect.sum() / hist.sum())
-        acc = intersect / area_label
-        for metric in metrics:
-            if metric == 'mIoU':
-                out['IoU'] = intersect / union
-                out['Acc'] = acc
-            elif metric == 'mDice':
-                out['Dice'] = 2 * intersect / (area_pred + area_label)
-                out['Acc'] = acc
-            elif metric == 'mFscore':
-                precision = intersect / area_pred
-                recall = acc
-                out['Fscore'] = (1 + beta**2) * precision * recall / (
-                    beta**2 * precision + recall)
-                out['Precision'] = precision
-                out['Recall'] = recall
-    if nan_to_num is not None:
-        out = OrderedDict(
-            (k, np.nan_to_num(v, nan=nan_to_num)) for k, v in out.items())
-    return out
 
 
 def format_table(columns: 'OrderedDict[str, list]') -> str:
@@ -180,13 +120,15 @@ class IoUMetric(BaseMetric):
                 'differ in size; predictions must be at the original label '
                 'resolution')
         num_classes = self.num_classes
-        if pred.numel() and not 0 <= int(pred.min()) <= int(
-                pred.max()) < num_classes:
+        try:
+            return confusion_counts(pred, label, num_classes,
+                                    self.ignore_index)
+        except ValueError:  # predictions outside the classes
             raise ValueError(
                 f'prediction of {data_sample.get("img_path")} has values '
                 f'outside 0..{num_classes - 1}; the model\'s num_classes '
-                f'must match the data set\'s {num_classes} classes')
-        return confusion_matrix(pred, label, num_classes, self.ignore_index)
+                f'must match the data set\'s {num_classes} classes'
+            ) from None
 
     def _write_prediction(self, data_sample: dict) -> None:
         os.makedirs(self.output_dir, exist_ok=True)
@@ -223,7 +165,7 @@ class IoUMetric(BaseMetric):
             ``aAcc``, ``mIoU``, ``mAcc`` (and ``mDice``, ``mFscore``,
             ``mPrecision``, ``mRecall`` when asked), rounded to 2 decimals.
         """
-        scores = metrics_from_confusion(hist, self.metrics, self.nan_to_num,
+        scores = scores_from_confusion(hist, self.metrics, self.nan_to_num,
                                         self.beta)
         summary: Dict[str, float] = OrderedDict()
         for key, value in scores.items():

@@ -7,68 +7,14 @@ per-class table and its confusion matrix all come from these, so the
 report's numbers are the metric's.
 """
 import math
-from typing import Any, Dict, List, Optional, Sequence, Union
+from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
-import torch
 
-from emanet.evaluation.metrics.iou_metric import metrics_from_confusion
-
-ArrayLike = Union[np.ndarray, torch.Tensor]
+from emanet.evaluation.iou import scores_from_confusion
 
 # How many of an image's classes the gallery names as most wrong.
 WORST_CLASSES = 3
-
-
-def image_counts(pred: ArrayLike, gt: ArrayLike, num_classes: int,
-                 ignore_index: int) -> np.ndarray:
-    """Confusion counts of one image, as the metric computes them.
-
-    The metric's formula in numpy: on a CPU shared with the test run it
-    is many times faster than the same few tensor operations in torch,
-    whose thread pool the model is using.
-
-    Args:
-        pred: ``[H, W]`` predicted class indices.
-        gt: ``[H, W]`` ground truth (``ignore_index`` and values outside
-            ``0..num_classes - 1`` left out).
-        num_classes: number of classes C.
-        ignore_index: the ignored label value.
-
-    Returns:
-        np.ndarray: ``[C, C]`` int64 pixel counts (rows: ground truth).
-    """
-    pred = _numpy(pred).astype(np.int64, copy=False)
-    gt = _numpy(gt).astype(np.int64, copy=False)
-    if pred.shape != gt.shape:
-        raise ValueError(f'prediction {pred.shape} and ground truth '
-                         f'{gt.shape} differ in size')
-    keep = (gt != ignore_index) & (gt >= 0) & (gt < num_classes)  # [H, W]
-    pred, gt = pred[keep], gt[keep]  # [N]
-    if pred.size and not 0 <= pred.min() <= pred.max() < num_classes:
-        raise ValueError(f'prediction values outside 0..{num_classes - 1}')
-    counts = np.bincount(gt * num_classes + pred,
-                         minlength=num_classes * num_classes)
-    return counts.reshape(num_classes, num_classes)
-
-
-def _numpy(array: ArrayLike) -> np.ndarray:
-    if isinstance(array, torch.Tensor):
-        return array.detach().cpu().numpy()
-    return np.asarray(array)
-
-
-def class_ious(counts: np.ndarray) -> np.ndarray:
-    """Per-class IoU in percent ``[C]``; NaN where the union is empty.
-
-    Args:
-        counts: ``[C, C]`` confusion counts (rows: ground truth).
-    """
-    counts = np.asarray(counts, dtype=np.float64)
-    inter = np.diag(counts)  # [C]
-    union = counts.sum(0) + counts.sum(1) - inter  # [C]
-    with np.errstate(divide='ignore', invalid='ignore'):
-        return np.where(union > 0, inter / union * 100, np.nan)
 
 
 def summarize_image(counts: np.ndarray, classes: Sequence[str],
@@ -90,7 +36,7 @@ def summarize_image(counts: np.ndarray, classes: Sequence[str],
         and ``wrong`` pixel counts.
     """
     counts = np.asarray(counts, dtype=np.int64)
-    ious = class_ious(counts)
+    ious = scores_from_confusion(counts)['IoU'] * 100  # [C], NaN: absent
     inter = np.diag(counts)
     wrong = counts.sum(0) + counts.sum(1) - 2 * inter  # [C] missed + extra
     present = np.flatnonzero(~np.isnan(ious))
@@ -140,7 +86,7 @@ def class_table(counts: np.ndarray, classes: Sequence[str],
         ...; None for NaN) and ``Pixels`` (percent of the labelled
         ground-truth pixels).
     """
-    scores = metrics_from_confusion(np.asarray(counts), iou_metrics,
+    scores = scores_from_confusion(np.asarray(counts), iou_metrics,
                                     nan_to_num, beta)
     table: Dict[str, list] = dict(Class=list(classes))
     for key, value in scores.items():

@@ -6,7 +6,6 @@ from mmengine.logging import MMLogger
 from mmengine.structures import PixelData
 
 from emanet.evaluation import IoUMetric
-from emanet.evaluation.metrics.iou_metric import confusion_matrix
 from emanet.registry import METRICS
 from emanet.structures import SegDataSample
 
@@ -32,14 +31,6 @@ def make_metric(**kwargs):
     metric = METRICS.build(dict(type='IoUMetric', **kwargs))
     metric.dataset_meta = dict(classes=CLASSES)
     return metric
-
-
-def test_confusion_matrix():
-    total = sum(
-        confusion_matrix(s['pred_sem_seg']['data'][0],
-                         s['gt_sem_seg']['data'][0], 4, 255)
-        for s in SAMPLES)
-    np.testing.assert_array_equal(total, HAND)
 
 
 def test_scores_and_table(capsys):
