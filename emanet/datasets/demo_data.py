@@ -291,13 +291,10 @@ def prepare_demo_data(cfg: Config,
         DataRootError: A demo ``data_root`` holds something else.
         MissingDataError: Another rank waited ``timeout`` seconds in vain.
     """
+    from emanet.engine.dist_env import local_rank
     roots = demo_data_roots(cfg)
-    # torchrun sets LOCAL_RANK; srun sets SLURM_LOCALID (--launcher slurm).
-    local_rank = os.environ.get('LOCAL_RANK')
-    if local_rank is None and cfg.get('launcher') == 'slurm':
-        local_rank = os.environ.get('SLURM_LOCALID')
     for root in roots:
-        if int(local_rank or 0) != 0:
+        if local_rank(cfg.get('launcher')) != 0:
             _wait_for(root, timeout)
             continue
         start = time.perf_counter()

@@ -9,6 +9,23 @@ from emanet.utils.errors import UserError
 DEFAULT_MASTER_PORT = 29500
 
 
+def local_rank(launcher: Optional[str] = None,
+               environ: Mapping[str, str] = os.environ) -> int:
+    """This process's rank on its machine, before a process group exists.
+
+    ``LOCAL_RANK`` (torchrun, and the tools' ``--local-rank``), else
+    ``SLURM_LOCALID`` under ``--launcher slurm``, else 0.
+
+    Args:
+        launcher: the tool's ``--launcher`` (``cfg.launcher``).
+        environ: the process's environment.
+    """
+    rank = environ.get('LOCAL_RANK')
+    if rank is None and launcher == 'slurm':
+        rank = environ.get('SLURM_LOCALID')
+    return int(rank or 0)
+
+
 def first_slurm_host(node_list: str) -> str:
     """The first host name of a Slurm node list (``node[1-4]`` ...).
 

@@ -8,7 +8,7 @@ import torch
 import torch.distributed as torch_dist
 from processes import free_port
 
-from emanet.engine.dist_env import slurm_env
+from emanet.engine.dist_env import local_rank, slurm_env
 from emanet.engine.runner import SegRunner
 from emanet.utils.errors import UserError
 
@@ -91,3 +91,13 @@ def test_cuda_slurm_task_starts_nccl_like_torchrun(one_slurm_task,
     one_slurm_task.setup_env(dict(dist_cfg=dict(backend='nccl',
                                                 timeout=60)))
     assert calls == [('pytorch', dict(backend='nccl', timeout=60), '0')]
+
+
+def test_local_rank_from_torchrun_or_slurm():
+    assert local_rank(None, {}) == 0
+    assert local_rank(None, {'LOCAL_RANK': '1'}) == 1
+    # SLURM_LOCALID counts only for --launcher slurm; LOCAL_RANK wins
+    assert local_rank(None, {'SLURM_LOCALID': '3'}) == 0
+    assert local_rank('slurm', {'SLURM_LOCALID': '3'}) == 3
+    assert local_rank('slurm', {'SLURM_LOCALID': '3', 'LOCAL_RANK': '2'}) \
+        == 2
