@@ -20,7 +20,7 @@ from emanet.apis import (
     resolve_device,
     show_result,
 )
-from emanet.apis.early_checks import check_model_file
+from emanet.apis.tool_run import prepare_tool_run
 from emanet.apis.utils import opacity_type
 from emanet.config import load_config
 from emanet.utils.errors import DEBUG_HELP, MissingDataError, run_tool
@@ -58,7 +58,8 @@ def main(argv: Optional[List[str]] = None) -> np.ndarray:
     # Cheap checks first, each failing in one line: the model takes
     # seconds to build and load.
     cfg = load_config(args.config)
-    check_model_file(args.checkpoint)
+    prepare_tool_run(cfg, model_file=args.checkpoint,
+                     model_what='checkpoint')
     device = resolve_device(args.device)
     if not osp.isfile(args.img):
         raise MissingDataError(f'image file {args.img} does not exist')

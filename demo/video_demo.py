@@ -22,7 +22,7 @@ from mmengine.structures import PixelData
 from tqdm import tqdm
 
 from emanet.apis import inference_model, init_model, resolve_device
-from emanet.apis.early_checks import check_model_file
+from emanet.apis.tool_run import prepare_tool_run
 from emanet.apis.utils import opacity_type
 from emanet.apis.video import (
     check_output_file,
@@ -110,7 +110,7 @@ def main(argv: Optional[List[str]] = None) -> dict:
     try:
         # Cheap checks before the model is built, each failing in one line.
         cfg = load_config(args.config)
-        check_model_file(args.checkpoint, 'model file')
+        prepare_tool_run(cfg, model_file=args.checkpoint)
         device = resolve_device(args.device)
         model = init_model(cfg, args.checkpoint, device=str(device),
                            backend=args.backend)

@@ -26,9 +26,9 @@ from mmengine.device import get_device
 import emanet  # noqa: F401  (creates the 'emanet' registry scope)
 from emanet.apis import build_runner
 from emanet.apis.early_checks import check_data_folders, check_model_file
+from emanet.apis.tool_run import prepare_demo_data
 from emanet.apis.utils import opacity_type
 from emanet.config import CfgOptionsAction, load_config, work_dir_source
-from emanet.datasets.demo_data import prepare_demo_data
 from emanet.deploy.backend_option import check_backend_option
 from emanet.deploy.backends import (
     BACKENDS,

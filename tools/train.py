@@ -22,8 +22,8 @@ from emanet.apis.early_checks import (
     check_model_file,
     check_pretrained_file,
 )
+from emanet.apis.tool_run import prepare_demo_data
 from emanet.config import CfgOptionsAction, load_config, work_dir_source
-from emanet.datasets.demo_data import prepare_demo_data
 from emanet.engine import amp_optim_wrapper_cfg
 from emanet.engine.work_dir import check_work_dir
 from emanet.utils.determinism import set_cublas_workspace

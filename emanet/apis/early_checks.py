@@ -103,6 +103,6 @@ def check_data_folders(cfg: Config, splits: Sequence[str]) -> None:
                         and issubclass(dataset_cls, BaseSegDataset)):
                     continue  # other data sets check themselves
                 dataset = DATASETS.build(dict(dataset_cfg, lazy_init=True))
-                # Lists the names (cheap) and raises the data set's own
-                # MissingDataError for a missing folder or list file.
-                dataset._list_names(dataset.data_prefix.get('img_path'))
+                # Raises the data set's own MissingDataError for a missing
+                # folder or list file.
+                dataset.list_sample_names()

@@ -158,8 +158,20 @@ class BaseSegDataset(BaseDataset):
                 f'{self.data_prefix.get("seg_map_path")}/<sub-folders>/'
                 f'xxx{self.seg_map_suffix}')
 
-    def _list_names(self, img_dir: str) -> List[str]:
-        """Basenames (relative to img_dir, without suffix) of all samples."""
+    def list_sample_names(self) -> List[str]:
+        """The samples' names (relative, without ``img_suffix``).
+
+        Reads ``ann_file`` or scans the image folder, opening no image: a
+        cheap check that the folder or list file exists, which the tools
+        run on a ``lazy_init=True`` data set before building a Runner.
+
+        Returns:
+            list[str]: The names, in file order (``ann_file``) or sorted.
+
+        Raises:
+            MissingDataError: ``ann_file`` or the image folder is missing.
+        """
+        img_dir = self.data_prefix.get('img_path', None)
         if self.ann_file and not osp.isdir(self.ann_file):
             if not osp.isfile(self.ann_file):
                 raise MissingDataError(
@@ -199,7 +211,7 @@ class BaseSegDataset(BaseDataset):
         """
         img_dir = self.data_prefix.get('img_path', None)
         ann_dir = self.data_prefix.get('seg_map_path', None)
-        names = self._list_names(img_dir)
+        names = self.list_sample_names()
         if not names:
             raise MissingDataError(
                 f'no *{self.img_suffix} image found under {img_dir}; '

@@ -73,7 +73,7 @@ class CityscapesDemoDataset(CityscapesDataset):
 
     It only reads ``data_root``: the tools generate the data set there
     before building the Runner
-    (:func:`emanet.datasets.demo_data.prepare_demo_data`), as does
+    (:func:`emanet.apis.tool_run.prepare_demo_data`), as does
     ``tools/misc/make_demo_data.py``. It has the real Cityscapes layout and
     label ids; a folder in the Cityscapes layout that was not generated is
     read as it is.

@@ -14,9 +14,9 @@ one colour and texture per class) written as the official download::
 does, so converting from either gives the same train ids. The same seed
 always gives the same bytes.
 
-Data sets only read the folder; where it is missing,
-:func:`prepare_demo_data`, which the tools run before building the Runner,
-generates it.
+Data sets only read the folder; where it is missing, the tools generate
+it before building the Runner (:func:`emanet.apis.tool_run.prepare_demo_data`
+finds the folders in a config and calls :func:`ensure_demo_data`).
 """
 import contextlib
 import json
@@ -24,10 +24,9 @@ import logging
 import os
 import os.path as osp
 import time
-from typing import Any, Iterator, List, Optional
+from typing import Iterator, Optional
 
 import cv2
-from mmengine.config import Config
 from mmengine.logging import print_log
 
 from emanet.utils.atomic_io import atomic_dir
@@ -215,48 +214,19 @@ def ensure_demo_data(root: str = DEFAULT_ROOT,
     return True
 
 
-def _is_demo_type(dataset_type: Any) -> bool:
-    """Whether a config's ``type`` names :class:`CityscapesDemoDataset`."""
-    from emanet.registry import DATASETS
+def wait_for_demo_data(root: str, timeout: float = WAIT_TIMEOUT) -> None:
+    """Wait until another process has put a data set at ``root``.
 
-    from .cityscapes import CityscapesDemoDataset
-    cls = DATASETS.get(dataset_type) if isinstance(dataset_type, str) \
-        else dataset_type
-    return isinstance(cls, type) and issubclass(cls, CityscapesDemoDataset)
+    Generation renames a complete folder into place, so once something is
+    there it is whole (see :func:`_is_absent`).
 
+    Args:
+        root (str): The data set folder.
+        timeout (float): Seconds to wait.
 
-def demo_data_roots(cfg: Config) -> List[str]:
-    """The ``data_root`` of each demo data set in ``cfg``'s data loaders.
-
-    Data sets wrapped by others (``dataset=`` / ``datasets=``) count too;
-    each folder is listed once, in the order found.
+    Raises:
+        MissingDataError: Nothing came within ``timeout`` seconds.
     """
-    roots: List[str] = []
-
-    def visit(dataset: Any) -> None:
-        if isinstance(dataset, (list, tuple)):
-            for item in dataset:
-                visit(item)
-            return
-        if not isinstance(dataset, dict):
-            return
-        if _is_demo_type(dataset.get('type')):
-            root = osp.normpath(dataset.get('data_root') or DEFAULT_ROOT)
-            if root not in roots:
-                roots.append(root)
-        visit(dataset.get('dataset'))
-        visit(dataset.get('datasets'))
-
-    for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        loader = cfg.get(key)
-        if isinstance(loader, dict):
-            visit(loader.get('dataset'))
-    return roots
-
-
-def _wait_for(root: str, timeout: float) -> None:
-    """Wait until something is at ``root`` (a complete folder, see
-    :func:`_is_absent`)."""
     deadline = time.monotonic() + timeout
     while _is_absent(root):
         if time.monotonic() > deadline:
@@ -265,46 +235,6 @@ def _wait_for(root: str, timeout: float) -> None:
                 'for local rank 0 to generate it; generate it first with '
                 f'`{MAKE_COMMAND} --out {root}`')
         time.sleep(0.1)
-
-
-def prepare_demo_data(cfg: Config,
-                      timeout: float = WAIT_TIMEOUT) -> List[str]:
-    """Generate the demo data sets a config reads, unless they exist.
-
-    The tools run this once, after loading the config and before
-    building the Runner, so the data sets themselves only read. Under a
-    launcher, local rank 0 generates and the other ranks of its machine
-    wait for the folder: the process group does not exist yet, so they
-    watch the file system (local rank: ``LOCAL_RANK``, or
-    ``SLURM_LOCALID`` under ``--launcher slurm``). One log line per data
-    set generated.
-
-    Args:
-        cfg (Config): The config; its ``train/val/test_dataloader``
-            data sets of type ``CityscapesDemoDataset`` are prepared.
-        timeout (float): Seconds the other ranks wait for local rank 0.
-
-    Returns:
-        list: The demo data folders of the config.
-
-    Raises:
-        DataRootError: A demo ``data_root`` holds something else.
-        MissingDataError: Another rank waited ``timeout`` seconds in vain.
-    """
-    from emanet.engine.dist_env import local_rank
-    roots = demo_data_roots(cfg)
-    for root in roots:
-        if local_rank(cfg.get('launcher')) != 0:
-            _wait_for(root, timeout)
-            continue
-        start = time.perf_counter()
-        if ensure_demo_data(root):
-            print_log(
-                f'generated the demo data set in '
-                f'{time.perf_counter() - start:.1f} s: '
-                f'{describe_demo_data(root)}',
-                logger='current', level=logging.INFO)
-    return roots
 
 
 def describe_demo_data(root: str) -> Optional[str]:

@@ -100,6 +100,24 @@ def test_missing_ann_file_is_named(plain_root):
         f'ann_file {plain_root / "nope.txt"} does not exist')
 
 
+def test_list_sample_names_lists_without_loading(plain_root, tmp_path):
+    """The cheap listing of a lazy data set: names only, no pairing."""
+    (plain_root / 'ann' / 'x1_label.png').unlink()  # unpaired: not checked
+    lazy = plain(plain_root, lazy_init=True)
+    assert lazy.list_sample_names() == ['sub/x2', 'x0', 'x1']
+    assert not lazy._fully_initialized
+    (plain_root / 'list.txt').write_text('x1\n\n  sub/x2  \n')
+    listed = plain(plain_root, ann_file='list.txt', lazy_init=True)
+    assert listed.list_sample_names() == ['x1', 'sub/x2']
+    with pytest.raises(MissingDataError, match='image folder .* does not '
+                       'exist'):
+        plain(tmp_path / 'none', lazy_init=True).list_sample_names()
+    with pytest.raises(MissingDataError, match='ann_file .*nope.txt does '
+                       'not exist'):
+        plain(plain_root, ann_file='nope.txt',
+              lazy_init=True).list_sample_names()
+
+
 def test_layout_hint_names_the_suffixes(tmp_path):
     with pytest.raises(MissingDataError) as e:
         plain(tmp_path)

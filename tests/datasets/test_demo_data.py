@@ -1,10 +1,12 @@
-"""The generated demo data set: layout, labels, determinism, atomicity,
-and generation as a step before the data sets, which only read."""
+"""The generated demo data set: layout, labels, determinism, atomicity;
+the data sets only read it.
+
+Finding the demo data sets of a config and generating them before a
+tool runs (one rank per machine): tests/apis/test_tool_run.py.
+"""
 import hashlib
 import json
 import os
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -12,42 +14,20 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from mmengine.config import Config
-from tiny_demo import write_tiny_config
 from tool_loader import REPO, load_tool
 
 import emanet.datasets.demo_data as demo_data
 from emanet.datasets import CityscapesDemoDataset
 from emanet.datasets.demo_data import (
-    DEFAULT_ROOT,
-    demo_data_roots,
     ensure_demo_data,
     generate_demo_data,
     is_demo_data,
-    prepare_demo_data,
+    wait_for_demo_data,
 )
 from emanet.registry import DATASETS
 from emanet.utils.errors import DataRootError, MissingDataError
 
-GENERATED = 'generated the demo data set'
 VAL = dict(img_path='leftImg8bit/val', seg_map_path='gtFine/val')
-
-
-@pytest.fixture
-def small(monkeypatch):
-    """The step generates 2 train + 1 val images instead of 60 + 12."""
-    real = demo_data.generate_demo_data
-    monkeypatch.setattr(demo_data, 'generate_demo_data',
-                        lambda root, *args: real(root, 2, 1))
-
-
-def demo_config(root) -> Config:
-    dataset = dict(type='CityscapesDemoDataset', data_root=str(root))
-    return Config(dict(
-        train_dataloader=dict(dataset=dict(
-            type='RepeatDataset', times=2, dataset=dataset)),
-        val_dataloader=dict(dataset=dataset),
-        test_dataloader=dict(dataset=dataset)))
 
 
 def digests(root: Path) -> dict:
@@ -118,7 +98,7 @@ def test_demo_type_uses_own_cityscapes_layout_data(tmp_path):
     generate_demo_data(root, num_train=2, num_val=1)
     os.remove(os.path.join(root, 'demo_info.json'))  # not demo data now
     files = sorted(p for p in Path(root).rglob('*') if p.is_file())
-    assert prepare_demo_data(demo_config(root)) == [root]
+    assert not ensure_demo_data(root)
     dataset = CityscapesDemoDataset(
         data_root=root, data_prefix=dict(
             img_path='leftImg8bit/train', seg_map_path='gtFine/train'))
@@ -147,111 +127,27 @@ def test_data_set_only_reads(tmp_path, empty_folder):
     assert not empty_folder or os.listdir(root) == []
 
 
-def test_roots_of_a_config():
-    cfg = demo_config('data/x/')
-    cfg.test_dataloader = dict(dataset=dict(
-        type='ConcatDataset', datasets=[
-            dict(type='emanet.CityscapesDemoDataset'),
-            dict(type='CityscapesDataset', data_root='data/cityscapes')]))
-    cfg.val_dataloader = None  # validation off
-    assert demo_data_roots(cfg) == ['data/x', DEFAULT_ROOT]
-    assert demo_data_roots(Config(dict(train_dataloader=dict(
-        dataset=dict(type='CityscapesDataset'))))) == []
-
-
-def test_step_generates_once_with_one_log_line(tmp_path, small, capsys):
-    root = str(tmp_path / 'data' / 'cityscapes_demo')
-    assert prepare_demo_data(demo_config(root)) == [root]
-    assert is_demo_data(root)
-    assert len((Path(root) / 'train.txt').read_text().split()) == 2
-    lines = [line for line in capsys.readouterr().out.splitlines()
-             if line.strip()]
-    assert len(lines) == 1 and GENERATED in lines[0]
-    assert f'{root}: 2 train + 1 val images' in lines[0]
-    stamp = os.stat(os.path.join(root, 'demo_info.json')).st_mtime_ns
-    # A second call (another tool, another loader) does nothing.
-    prepare_demo_data(demo_config(root))
-    assert capsys.readouterr().out == ''
-    assert os.stat(os.path.join(root, 'demo_info.json')).st_mtime_ns == stamp
-    assert os.listdir(tmp_path / 'data') == ['cityscapes_demo']
-    ds = CityscapesDemoDataset(data_root=root, data_prefix=VAL)
-    assert len(ds) == 1
-
-
-def test_other_local_ranks_wait_for_local_rank_0(tmp_path, small, capsys,
-                                                 monkeypatch):
+def test_wait_for_demo_data(tmp_path):
     root = str(tmp_path / 'cityscapes_demo')
-    monkeypatch.setenv('LOCAL_RANK', '1')
-    with pytest.raises(MissingDataError, match='local rank 0'):
-        prepare_demo_data(demo_config(root), timeout=0.2)
-    assert not os.path.exists(root)  # rank 1 never generates
+    with pytest.raises(MissingDataError) as error:
+        wait_for_demo_data(root, timeout=0.2)
+    assert str(error.value) == (
+        f'no demo data set at {root} after waiting 0 s for local rank 0 to '
+        'generate it; generate it first with `python '
+        f'tools/misc/make_demo_data.py --out {root}`')
+    assert not os.path.exists(root)  # waiting never generates
 
-    def rank_0():
-        time.sleep(0.5)
-        generate_demo_data(root, 2, 1)
+    def other_process():
+        time.sleep(0.3)
+        generate_demo_data(root, 1, 1)
 
-    thread = threading.Thread(target=rank_0)
+    thread = threading.Thread(target=other_process)
     thread.start()
     try:
-        prepare_demo_data(demo_config(root), timeout=120)
+        wait_for_demo_data(root, timeout=120)
     finally:
         thread.join()
-    assert is_demo_data(root) and GENERATED not in capsys.readouterr().out
-
-
-# Waits until the test says go, so that both processes call the step at
-# the same time.
-CONCURRENT = """
-import os, sys, time
-from mmengine.config import Config
-import emanet.datasets.demo_data as d
-real = d.generate_demo_data
-d.generate_demo_data = lambda root, *args: real(root, 2, 1)
-root, ready, go = sys.argv[1:]
-open(ready, 'w').close()
-while not os.path.exists(go):
-    time.sleep(0.01)
-d.prepare_demo_data(Config(dict(train_dataloader=dict(
-    dataset=dict(type='CityscapesDemoDataset', data_root=root)))))
-"""
-
-
-def test_concurrent_steps_make_one_data_set(tmp_path):
-    root = tmp_path / 'data' / 'cityscapes_demo'
-    go = tmp_path / 'go'
-    env = dict(os.environ, LOCAL_RANK='0')
-    procs = [
-        subprocess.Popen(
-            [sys.executable, '-c', CONCURRENT, str(root),
-             str(tmp_path / f'ready{i}'), str(go)],
-            cwd=REPO, env=env, stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT, text=True) for i in range(2)
-    ]
-    deadline = time.monotonic() + 120
-    while not all((tmp_path / f'ready{i}').exists() for i in range(2)):
-        assert time.monotonic() < deadline and \
-            all(p.poll() is None for p in procs)
-        time.sleep(0.05)
-    go.touch()
-    outs = [p.communicate(timeout=120)[0] for p in procs]
-    assert [p.returncode for p in procs] == [0, 0], outs
-    assert sum(out.count(GENERATED) for out in outs) == 1, outs
-    assert is_demo_data(str(root))
-    assert len((root / 'train.txt').read_text().split()) == 2
-    assert len(list((root / 'leftImg8bit').rglob('*.png'))) == 3
-    assert os.listdir(root.parent) == ['cityscapes_demo']
-
-
-def test_train_tool_generates_missing_demo_data_first(tmp_path, small,
-                                                      capsys):
-    root = tmp_path / 'data' / 'cityscapes_demo'
-    config = write_tiny_config(
-        tmp_path / 'tiny.py', root,
-        'train_cfg = dict(max_iters=1, val_interval=1)\n')
-    train = load_tool('tools/train.py')
-    metrics = train.main([config, '--work-dir', str(tmp_path / 'work')])
-    assert 'mIoU' in metrics and is_demo_data(str(root))
-    assert capsys.readouterr().out.count(GENERATED) == 1
+    assert is_demo_data(root)
 
 
 def test_cli(tmp_path, capsys):
@@ -302,20 +198,3 @@ def test_failed_generation_leaves_nothing(tmp_path, monkeypatch):
     generate_demo_data(str(tmp_path / 'demo'), 1, 1)
     assert os.listdir(tmp_path) == ['demo']
     assert is_demo_data(str(tmp_path / 'demo'))
-
-
-def test_slurm_tasks_other_than_local_rank_0_wait(tmp_path, small,
-                                                  monkeypatch):
-    # srun sets SLURM_LOCALID, not LOCAL_RANK, before the process group.
-    root = str(tmp_path / 'cityscapes_demo')
-    monkeypatch.delenv('LOCAL_RANK', raising=False)
-    monkeypatch.setenv('SLURM_LOCALID', '1')
-    cfg = demo_config(root)
-    cfg.launcher = 'slurm'
-    with pytest.raises(MissingDataError, match='local rank 0'):
-        prepare_demo_data(cfg, timeout=0.2)
-    assert not os.path.exists(root)
-    # Without --launcher slurm, a Slurm variable alone does not count.
-    cfg.launcher = 'none'
-    prepare_demo_data(cfg)
-    assert is_demo_data(root)

@@ -26,8 +26,8 @@ from mmengine.registry import init_default_scope
 import emanet  # noqa: F401  (creates the 'emanet' registry scope)
 from emanet.apis import init_model, resolve_device
 from emanet.apis.early_checks import check_model_file
+from emanet.apis.tool_run import prepare_demo_data
 from emanet.config import CfgOptionsAction, load_config
-from emanet.datasets.demo_data import prepare_demo_data
 from emanet.deploy import prepare_for_inference
 from emanet.deploy.backend_option import check_backend_option
 from emanet.deploy.backends import (

@@ -20,10 +20,10 @@ from typing import Any, Dict, List, Optional, Tuple
 import torch
 from mmengine.config import Config
 from mmengine.optim import build_optim_wrapper
-from mmengine.registry import init_default_scope
 
 import emanet  # noqa: F401  (creates the 'emanet' registry scope)
 from emanet.apis import resolve_device
+from emanet.apis.tool_run import prepare_tool_run
 from emanet.config import CfgOptionsAction, load_config
 from emanet.engine import amp_optim_wrapper_cfg
 from emanet.models.builder import build_model_outside_runner
@@ -108,7 +108,7 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
         torch.set_num_threads(args.threads)
     cfg = load_config(args.config, args.cfg_options)
     device = resolve_device(args.device)
-    init_default_scope(cfg.get('default_scope', 'emanet'))
+    prepare_tool_run(cfg)
 
     # No download, and BN for SyncBN (one process). Default
     # initialisation: init_weights() only changes values, not time.

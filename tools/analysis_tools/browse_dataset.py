@@ -22,9 +22,9 @@ from mmengine.config import Config
 from mmengine.runner import set_random_seed
 
 import emanet  # noqa: F401  (creates the 'emanet' registry scope)
+from emanet.apis.tool_run import prepare_tool_run
 from emanet.config import CfgOptionsAction, load_config
 from emanet.datasets.builder import build_split_dataset
-from emanet.datasets.demo_data import prepare_demo_data
 from emanet.utils.errors import DEBUG_HELP, UserError, run_tool
 from emanet.utils.image_io import write_png
 from emanet.visualization.display import display_available, show_image
@@ -128,7 +128,7 @@ def main(argv: Optional[List[str]] = None) -> List[str]:
         raise UserError(f'nothing to do: {why}; give --output-dir DIR to '
                         'write the samples as PNGs')
     cfg = load_config(args.config, args.cfg_options)
-    prepare_demo_data(cfg)  # the data sets only read
+    prepare_tool_run(cfg, demo_data=True)  # the data sets only read
     seed = (cfg.get('randomness') or {}).get('seed')
     if seed is not None:  # repeatable pictures
         set_random_seed(seed)

@@ -30,9 +30,9 @@ from tqdm import tqdm
 import emanet  # noqa: F401  (creates the 'emanet' registry scope)
 from emanet.apis import init_model, resolve_device
 from emanet.apis.early_checks import check_model_file
+from emanet.apis.tool_run import prepare_demo_data
 from emanet.config import CfgOptionsAction, load_config
 from emanet.datasets.builder import build_split_dataset
-from emanet.datasets.demo_data import prepare_demo_data
 from emanet.deploy.backends import BACKENDS
 from emanet.evaluation.confusion import (
     confusion_from_model,

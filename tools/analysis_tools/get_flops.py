@@ -12,9 +12,9 @@ from typing import Counter, List, Optional
 
 import torch
 from mmengine.config import Config
-from mmengine.registry import init_default_scope
 
 import emanet  # noqa: F401  (creates the 'emanet' registry scope)
+from emanet.apis.tool_run import prepare_tool_run
 from emanet.config import CfgOptionsAction, load_config
 from emanet.models.builder import build_model_outside_runner
 from emanet.utils.errors import DEBUG_HELP, run_tool
@@ -67,7 +67,6 @@ def count(cfg: Config, height: int, width: int) -> dict:
         parameter_count,
     )
     from mmengine.analysis.print_helper import complexity_stats_table
-    init_default_scope(cfg.get('default_scope', 'emanet'))
     model = build_model_outside_runner(cfg.model)
     model.auxiliary_head = None
     model.eval()
@@ -93,6 +92,7 @@ def main(argv: Optional[List[str]] = None) -> dict:
     args = parse_args(argv)
     height, width = (args.shape * 2)[:2]
     cfg = load_config(args.config, args.cfg_options)
+    prepare_tool_run(cfg)
     result = count(cfg, height, width)
     line = '=' * 40
     print(f'{result["table"]}\n'

@@ -23,8 +23,8 @@ from mmengine.registry import init_default_scope
 import emanet  # noqa: F401  (creates the 'emanet' registry scope)
 from emanet.apis import init_model
 from emanet.apis.early_checks import check_model_file
+from emanet.apis.tool_run import prepare_demo_data
 from emanet.config import CfgOptionsAction, load_config
-from emanet.datasets.demo_data import prepare_demo_data
 from emanet.deploy.backends import DEFAULT_BACKEND
 from emanet.deploy.export import (
     compare,
