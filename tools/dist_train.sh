@@ -1,37 +1,16 @@
 #!/usr/bin/env bash
-# Multi-process training through torchrun.
-# Usage: tools/dist_train.sh CONFIG GPUS [train.py options]
-# Multi-node: set NNODES, NODE_RANK, MASTER_ADDR and PORT on every node.
+# Multi-process training through torchrun: tools/dist_train.sh --help.
 set -euo pipefail
-usage() {
-    cat <<'EOF'
-Usage: [NNODES=1] [NODE_RANK=0] [MASTER_ADDR=127.0.0.1] [PORT=29500] \
+USAGE='Usage: [NNODES=1] [NODE_RANK=0] [MASTER_ADDR=127.0.0.1] [PORT=29500] \
   tools/dist_train.sh CONFIG GPUS [train.py options]
 Trains with GPUS processes per node through torchrun (--launcher pytorch;
 processes on the CPU where there is no CUDA). Multi-node: set NNODES,
-NODE_RANK, MASTER_ADDR and PORT on every node.
-train.py options: python tools/train.py --help
-EOF
-}
-case "${1:-}" in -h | --help) usage; exit 0 ;; esac
-if [ $# -lt 2 ]; then
-    echo "tools/dist_train.sh: CONFIG and GPUS are required" \
-        "(--help for usage)" >&2
-    usage >&2
-    exit 2
-fi
-CONFIG=$1
-GPUS=$2
-NNODES=${NNODES:-1}
-NODE_RANK=${NODE_RANK:-0}
-PORT=${PORT:-29500}
-MASTER_ADDR=${MASTER_ADDR:-127.0.0.1}
+NODE_RANK, MASTER_ADDR and PORT on every node. The rendezvous port is PORT,
+else MASTER_PORT, else 29500.
+train.py options: python tools/train.py --help'
+REQUIRED=(CONFIG GPUS)
+# shellcheck source=tools/launcher_common.sh
+source "$(dirname "$0")/launcher_common.sh"
+launcher_check_args "$@"
 
-PYTHONPATH="$(dirname "$0")/..${PYTHONPATH:+:$PYTHONPATH}" \
-torchrun \
-    --nnodes="$NNODES" \
-    --node_rank="$NODE_RANK" \
-    --master_addr="$MASTER_ADDR" \
-    --master_port="$PORT" \
-    --nproc_per_node="$GPUS" \
-    "$(dirname "$0")/train.py" "$CONFIG" --launcher pytorch "${@:3}"
+run_torchrun "$2" train.py "$1" --launcher pytorch "${@:3}"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Sourced by slurm_train.sh and slurm_test.sh: the srun options for the
-# tasks' resources, in the array SRUN_RESOURCES. Reads PARTITION, GPUS,
-# GPUS_PER_NODE and CPUS_PER_TASK.
+# Sourced by run_srun (launcher_common.sh) for slurm_train.sh and
+# slurm_test.sh: the srun options for the tasks' resources, in the array
+# SRUN_RESOURCES. Reads PARTITION, GPUS, GPUS_PER_NODE and CPUS_PER_TASK.
 #
 # One task per GPU. GPUs are asked for (--gres=gpu:N) only when there are
 # GPUs to ask for: GPUS_PER_NODE=0, or a partition whose nodes have no GPU

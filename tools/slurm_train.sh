@@ -1,41 +1,19 @@
 #!/usr/bin/env bash
 # Training on a Slurm cluster, one task per GPU (or per process on a
-# partition without GPUs: GPUS_PER_NODE=0 or a CPU partition, see
-# slurm_resources.sh). MASTER_PORT sets the rendezvous port (default 29500).
-# Usage: [GPUS=4] [GPUS_PER_NODE=4] [CPUS_PER_TASK=5] [SRUN_ARGS=...] \
-#   tools/slurm_train.sh PARTITION JOB_NAME CONFIG [train.py options]
+# partition without GPUs): tools/slurm_train.sh --help.
 set -euo pipefail
-usage() {
-    cat <<'EOF'
-Usage: [GPUS=4] [GPUS_PER_NODE=4] [CPUS_PER_TASK=5] [SRUN_ARGS=...] \
-  tools/slurm_train.sh PARTITION JOB_NAME CONFIG [train.py options]
+USAGE='Usage: [GPUS=4] [GPUS_PER_NODE=4] [CPUS_PER_TASK=5] [SRUN_ARGS=...] \
+  [PORT=29500] tools/slurm_train.sh PARTITION JOB_NAME CONFIG \
+  [train.py options]
 Trains on a Slurm cluster through srun, one task per GPU (--launcher
 slurm); GPUS_PER_NODE=0 or a partition without GPUs starts the tasks
-without --gres. MASTER_PORT sets the rendezvous port (default 29500).
-train.py options: python tools/train.py --help
-EOF
-}
-case "${1:-}" in -h | --help) usage; exit 0 ;; esac
-if [ $# -lt 3 ]; then
-    echo "tools/slurm_train.sh: PARTITION, JOB_NAME and CONFIG are required" \
-        "(--help for usage)" >&2
-    usage >&2
-    exit 2
-fi
+without --gres. The rendezvous port is PORT, else MASTER_PORT, else 29500
+(two jobs sharing a node need different ports).
+train.py options: python tools/train.py --help'
+REQUIRED=(PARTITION JOB_NAME CONFIG)
+# shellcheck source=tools/launcher_common.sh
+source "$(dirname "$0")/launcher_common.sh"
+launcher_check_args "$@"
 set -x
-PARTITION=$1
-JOB_NAME=$2
-CONFIG=$3
-SRUN_ARGS=${SRUN_ARGS:-""}
-# shellcheck source=tools/slurm_resources.sh
-source "$(dirname "$0")/slurm_resources.sh"
 
-# SRUN_ARGS is split into words on purpose.
-# shellcheck disable=SC2086
-PYTHONPATH="$(dirname "$0")/..${PYTHONPATH:+:$PYTHONPATH}" \
-srun -p "$PARTITION" \
-    --job-name="$JOB_NAME" \
-    "${SRUN_RESOURCES[@]}" \
-    --kill-on-bad-exit=1 \
-    $SRUN_ARGS \
-    python -u "$(dirname "$0")/train.py" "$CONFIG" --launcher slurm "${@:4}"
+run_srun "$1" "$2" train.py "$3" --launcher slurm "${@:4}"
