@@ -5,7 +5,9 @@ Everything is written under a hidden temporary name in the target's folder
 ``fsync``, renamed, and the rename itself is made durable by an ``fsync``
 of the folder. The temporary name holds the writer's process id, so that a
 later run removes what a killed process left and spares what a live one is
-still writing.
+still writing. Files go through :func:`atomic_path`, folders through
+:class:`AtomicDir` (:func:`atomic_dir` for a new one), the one folder
+writer (demo data, evaluation reports).
 """
 import atexit
 import contextlib
