@@ -1,7 +1,7 @@
 """Read the record ``tools/test.py`` writes for each run.
 
 Each run writes ``<work_dir>/<timestamp>/test_metrics.json``, in its own
-log folder (:mod:`emanet.evaluation.test_record`).
+log folder (:mod:`emanet.engine.run_record`).
 """
 import glob
 import json

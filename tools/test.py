@@ -12,52 +12,19 @@ Examples::
         --cfg-options test_dataloader.dataset.data_prefix.img_path=leftImg8bit/test
 """  # noqa: E501
 import argparse
-import json
 import os
 import os.path as osp
 import sys
-import tempfile
-import time
 from typing import Dict, List, Optional
 
-from mmengine.config import Config, ConfigDict
-from mmengine.device import get_device
-
 import emanet  # noqa: F401  (creates the 'emanet' registry scope)
-from emanet.apis import build_runner
-from emanet.apis.early_checks import check_data_folders, check_model_file
-from emanet.apis.tool_run import prepare_demo_data
+from emanet.apis.testing import SegTestOptions, build_test_cfg, run_test
+from emanet.apis.tool_run import prepare_tool_run
 from emanet.apis.utils import opacity_type
-from emanet.config import CfgOptionsAction, load_config, work_dir_source
-from emanet.deploy.backend_option import check_backend_option
-from emanet.deploy.backends import (
-    BACKENDS,
-    DEFAULT_BACKEND,
-    backend_model_cfg,
-    backend_of,
-    exported_input_shape,
-    is_exported_model,
-)
-from emanet.engine.hooks.fast_inference_hook import (
-    check_fast_inference_options,
-)
-from emanet.engine.hooks.report_hook import report_hook_cfg
-from emanet.engine.work_dir import check_work_dir
-from emanet.evaluation import IoUMetric
-from emanet.evaluation.test_record import (
-    RECORD_NAME,
-    record_path,
-    settings_line,
-    test_mode,
-    test_record,
-    write_record,
-)
-from emanet.registry import METRICS
-from emanet.utils.benchmarking import device_description
-from emanet.utils.errors import DEBUG_HELP, ConfigError, UserError, run_tool
-
-# The per-class table of the test metric, read into the run's record.
-PER_CLASS_JSON = 'test_per_class.json'
+from emanet.config import CfgOptionsAction
+from emanet.deploy.backends import BACKENDS, DEFAULT_BACKEND
+from emanet.engine.run_record import RECORD_NAME
+from emanet.utils.errors import DEBUG_HELP, run_tool
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -168,199 +135,24 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     return args
 
 
-def fast_inference_options(cfg: Config, fast: bool,
-                           amp: bool) -> Optional[dict]:
-    """``prepare_for_inference`` options from the flags and the config.
-
-    The config key ``fast_inference`` (a dict of those options, ``{}`` for
-    the defaults) turns the fast path on like ``--fast``; ``--amp`` adds
-    autocast. ``--amp`` alone keeps BatchNorm and the NCHW layout.
-
-    Returns:
-        dict | None: the options (``SegRunner``'s ``fast_inference``), or
-        None for the plain model.
-    """
-    options = cfg.get('fast_inference')
-    if options is None and not (fast or amp):
-        return None
-    if options is not None:
-        check_fast_inference_options(options)
-    merged = {} if (fast or options is not None) else dict(
-        fuse_bn=False, channels_last=False)
-    merged.update(options or {})
-    if amp:
-        merged['amp'] = True
-    return merged
-
-
-def _drop_annotations(pipeline: list) -> list:
-    """A pipeline without LoadAnnotations (also inside TestTimeAug)."""
-    kept = []
-    for t in pipeline:
-        if t['type'] == 'LoadAnnotations':
-            continue
-        if t['type'] == 'TestTimeAug':
-            t = dict(t)
-            t['transforms'] = [
-                _drop_annotations(group) for group in t['transforms']
-            ]
-            t['transforms'] = [g for g in t['transforms'] if g]
-        kept.append(t)
-    return kept
-
-
-def use_exported_model(cfg: Config, args: argparse.Namespace) -> None:
-    """Make ``cfg.model`` the backend segmentor of an ``.onnx`` file."""
-    if args.fast or cfg.get('fast_inference') is not None:
-        raise UserError(f'{args.checkpoint}: --fast and fast_inference are '
-                        'for PyTorch checkpoints; an exported model runs as '
-                        'its runtime optimises it')
-    if args.aug_test and None not in exported_input_shape(
-            args.checkpoint):
-        raise UserError(f'--aug-test runs views of several sizes, but '
-                        f'{args.checkpoint} takes one input shape: export '
-                        'it with --dynamic-export')
-    cfg.model = backend_model_cfg(cfg.model, args.checkpoint, args.backend,
-                                  amp=args.amp or None)
-    cfg.load_from = None
-
-
-def setup_cfg(args: argparse.Namespace) -> Config:
-    """Load the config and apply the command-line options."""
-    cfg = load_config(args.config, args.cfg_options, args.work_dir)
-    check_work_dir(cfg.work_dir,
-                   work_dir_source(cfg, args.config, args.work_dir))
-    check_model_file(args.checkpoint, 'model file')  # before the dump
-    cfg.load_from = args.checkpoint
-    cfg.resume = False
-    if is_exported_model(args.checkpoint):
-        use_exported_model(cfg, args)
-    if args.allow_partial_weights:
-        cfg.allow_partial_weights = True
-
-    dataset = cfg.test_dataloader.dataset
-    if args.aug_test:
-        if 'tta_pipeline' not in cfg or 'tta_model' not in cfg:
-            raise ConfigError(f'--aug-test needs tta_pipeline and tta_model '
-                              f'in {args.config}')
-        dataset.pipeline = cfg.tta_pipeline
-        cfg.tta_model.module = cfg.model
-        cfg.model = cfg.tta_model
-    if args.format_only:
-        # No ground truth: neither loaded nor required to exist.
-        dataset.pipeline = _drop_annotations(dataset.pipeline)
-        dataset.get('data_prefix', {}).pop('seg_map_path', None)
-        cfg.test_evaluator = dict(
-            type='CityscapesMetric', output_dir=args.out, format_only=True)
-    elif args.out:
-        evaluators = cfg.test_evaluator
-        if isinstance(evaluators, dict):
-            evaluators = [evaluators]
-        for evaluator in evaluators:
-            evaluator['output_dir'] = args.out
-    if args.show_dir:
-        hooks = cfg.setdefault('default_hooks', ConfigDict())
-        vis = hooks.get('visualization') or dict(type='SegVisualizationHook')
-        vis.update(draw=True, out_dir=args.show_dir, opacity=args.opacity)
-        hooks['visualization'] = vis
-    cfg.custom_hooks = [*(cfg.get('custom_hooks') or []),
-                        dict(type='ProgressBarHook')]
-    cfg.launcher = args.launcher
-    return cfg
-
-
-def request_per_class(cfg: Config, folder: str) -> Optional[str]:
-    """Have the first test metric with a per-class table write it.
-
-    Args:
-        cfg: the test config; its ``test_evaluator`` is changed.
-        folder: where the table goes unless the metric's config names a
-            ``per_class_file`` (the run's record holds the table anyway).
-
-    Returns:
-        str | None: the JSON file it writes (``per_class_file``; by default
-        ``<folder>/test_per_class.json``), or None when no test metric
-        keeps such a table.
-    """
-    evaluators = cfg.test_evaluator
-    if isinstance(evaluators, dict):
-        evaluators = [evaluators]
-    for evaluator in evaluators:
-        metric = METRICS.get(evaluator.get('type'))
-        if isinstance(metric, type) and issubclass(metric, IoUMetric):
-            evaluator.setdefault('per_class_file',
-                                 osp.join(folder, PER_CLASS_JSON))
-            return evaluator['per_class_file']
-    return None
-
-
-def run_settings(args: argparse.Namespace, cfg: Config) -> dict:
-    """The settings part of the run's record (:func:`test_record`)."""
-    exported = is_exported_model(args.checkpoint)
-    if exported:
-        backend = backend_of(args.checkpoint, args.backend)
-        device = 'cpu'
-    else:
-        backend, device = 'pytorch', get_device()
-    return dict(
-        config=args.config,
-        model_file=args.checkpoint,
-        backend=backend,
-        mode=test_mode(cfg.model),
-        fast=not exported and (args.fast or
-                               cfg.get('fast_inference') is not None),
-        amp=args.amp,
-        aug_test=args.aug_test,
-        format_only=args.format_only,
-        device=device_description(device)
-        if device in ('cpu', 'cuda') else device)
-
-
 def main(argv: Optional[List[str]] = None) -> Dict[str, float]:
     """Test; returns the metrics ({} with --format-only)."""
     args = parse_args(argv)
-    check_backend_option(args.checkpoint, args.backend)
-    cfg = setup_cfg(args)
-    prepare_demo_data(cfg)  # the data sets only read
-    check_data_folders(cfg, ('test', ))  # before the Runner's dump
-    settings = run_settings(args, cfg)
-    if args.report:
-        cfg.custom_hooks.append(report_hook_cfg(args.report, settings))
-    if not is_exported_model(args.checkpoint):
-        cfg.fast_inference = fast_inference_options(cfg, args.fast, args.amp)
-    # The per-class table goes into the record; its own file is temporary
-    # (nothing is left in a shared work dir for the next run to replace).
-    with tempfile.TemporaryDirectory(prefix='emanet_test_') as tmp:
-        per_class_file = None if args.format_only else \
-            request_per_class(cfg, tmp)
-        runner = build_runner(cfg)
-        runner.logger.info(settings_line(settings))
-        start = time.time()
-        metrics = dict(runner.test() or {})
-        seconds = time.time() - start
-        per_class = None
-        if per_class_file is not None and osp.isfile(per_class_file):
-            with open(per_class_file, encoding='utf-8') as f:
-                per_class = json.load(f)
-    if runner.rank != 0:
+    options = SegTestOptions.from_args(args)
+    cfg = build_test_cfg(options)
+    # the data sets only read: missing demo data is generated here
+    prepare_tool_run(cfg, demo_data=True, splits=('test', ), scope=False)
+    metrics, record_file = run_test(cfg, options)
+    if record_file is None:  # not the main process
         return metrics
-    record = test_record(
-        **settings,
-        timestamp=runner.timestamp,
-        num_images=len(runner.test_dataloader.dataset),
-        seconds=seconds,
-        metrics=metrics,
-        per_class=per_class)
-    json_path = record_path(runner.log_dir, args.out_metrics)
-    write_record(json_path, record)
     if args.format_only:
-        print(f'record saved to {json_path}', flush=True)
+        print(f'record saved to {record_file}', flush=True)
         print(f'mIoU: n/a (--format-only: PNGs written to {args.out})',
               flush=True)
     else:
         summary = ', '.join(f'{k}: {v:.2f}' for k, v in metrics.items()
                             if k != 'mIoU' and isinstance(v, float))
-        print(f'metrics saved to {json_path}; {summary}', flush=True)
+        print(f'metrics saved to {record_file}; {summary}', flush=True)
         print(f'mIoU: {metrics.get("mIoU", float("nan")):.2f}', flush=True)
     return metrics
 

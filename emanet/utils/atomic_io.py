@@ -5,8 +5,11 @@ Everything is written under a hidden temporary name in the target's folder
 ``fsync``, renamed, and the rename itself is made durable by an ``fsync``
 of the folder. The temporary name holds the writer's process id, so that a
 later run removes what a killed process left and spares what a live one is
-still writing.
+still writing. Files go through :func:`atomic_path`, folders through
+:class:`AtomicDir` (:func:`atomic_dir` for a new one), the one folder
+writer (demo data, evaluation reports).
 """
+import atexit
 import contextlib
 import os
 import os.path as osp
@@ -147,11 +150,123 @@ def _fsync_tree(root: str) -> None:
         fsync_dir(dirpath)
 
 
-@contextlib.contextmanager
+class AtomicDir:
+    """A folder written under a temporary name, renamed when complete.
+
+    :meth:`open` removes the temporary folders of killed writers of
+    ``path`` and makes a new one beside ``path`` (same file system);
+    :meth:`commit` renames it to ``path``, :meth:`discard` removes it.
+    Readers never see a half-written folder: before the commit nothing new
+    is at ``path``. A folder left open when the process exits is removed
+    then (or, after a kill, by the next writer). As a context manager it
+    yields the temporary folder and commits on success, discards on an
+    error.
+
+    Several processes may write into the temporary folder; one of them
+    opens and commits it.
+
+    Args:
+        path (str): The folder to create.
+        replace (bool): Replace a folder already at ``path`` (whatever it
+            holds: the caller has checked it). It stays as it was until the
+            new one is complete, and comes back if the rename fails.
+            Without it ``path`` must not exist, or be an empty folder.
+        is_complete (callable, optional): Tells whether a folder found at
+            ``path`` when renaming is a complete result of another process
+            that finished first; it is then kept and this one dropped.
+            Without it, the rename error is raised. Not with ``replace``.
+        fsync_files (bool): fsync every file and folder before the rename,
+            so the folder is complete on disk after a power loss too. Off
+            for many files that can be made again (the rename alone keeps
+            half a folder from readers).
+    """
+
+    def __init__(self,
+                 path: str,
+                 replace: bool = False,
+                 is_complete: Optional[Callable[[str], bool]] = None,
+                 fsync_files: bool = True) -> None:
+        if replace and is_complete is not None:
+            raise ValueError('replace and is_complete exclude each other')
+        self.path = osp.normpath(path)
+        self.replace = replace
+        self.is_complete = is_complete
+        self.fsync_files = fsync_files
+        self.parent = osp.dirname(osp.abspath(self.path))
+        self.prefix = f'.{osp.basename(self.path)}{TMP_MARK}'
+        self.tmp: Optional[str] = None
+
+    def open(self) -> str:
+        """Make the temporary folder; returns its path."""
+        os.makedirs(self.parent, exist_ok=True)
+        _remove_stale_tmp_dirs(self.parent, self.prefix)
+        # The process id in the name tells a later run whether it is stale.
+        self.tmp = tempfile.mkdtemp(prefix=f'{self.prefix}{os.getpid()}-',
+                                    dir=self.parent)
+        atexit.register(self.discard)
+        return self.tmp
+
+    def commit(self) -> None:
+        """Rename the temporary folder to ``path`` (see the class)."""
+        if self.tmp is None:
+            raise RuntimeError(f'{self.path}: nothing open to commit')
+        try:
+            os.chmod(self.tmp, 0o755)  # mkdtemp makes it private
+            if self.fsync_files:
+                _fsync_tree(self.tmp)
+            if self.replace and osp.lexists(self.path):
+                self._replace()
+            else:
+                self._rename()
+            fsync_dir(self.parent)
+        finally:
+            self.discard()
+
+    def _rename(self) -> None:
+        try:
+            # Atomic; also replaces an empty folder.
+            os.rename(self.tmp, self.path)
+        except OSError:
+            if self.is_complete is None or not self.is_complete(self.path):
+                raise
+
+    def _replace(self) -> None:
+        """Move the earlier folder aside, rename, then drop the earlier."""
+        # Named like a temporary folder: removed as stale after a kill.
+        aside = tempfile.mkdtemp(prefix=f'{self.prefix}{os.getpid()}-old-',
+                                 dir=self.parent)
+        try:
+            earlier = osp.join(aside, 'earlier')
+            os.rename(self.path, earlier)
+            try:
+                os.rename(self.tmp, self.path)
+            except BaseException:
+                os.rename(earlier, self.path)
+                raise
+        finally:
+            shutil.rmtree(aside, ignore_errors=True)
+
+    def discard(self) -> None:
+        """Remove the temporary folder (nothing when none is open)."""
+        atexit.unregister(self.discard)
+        if self.tmp is not None:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            self.tmp = None
+
+    def __enter__(self) -> str:
+        return self.open()
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.commit()
+        else:
+            self.discard()
+
+
 def atomic_dir(path: str,
                is_complete: Optional[Callable[[str], bool]] = None
-               ) -> Iterator[str]:
-    """Yield a temporary folder; on success fsync and rename it to ``path``.
+               ) -> AtomicDir:
+    """Write a new folder crash-safely: ``with atomic_dir(path) as tmp:``.
 
     ``path`` must not exist, or be an empty folder. Temporary folders of
     killed writers of ``path`` are removed first. Readers never see a
@@ -164,24 +279,8 @@ def atomic_dir(path: str,
             ``path`` when renaming is a complete result of another process
             that finished first; it is then kept and this one dropped.
             Without it, the rename error is raised.
+
+    Returns:
+        AtomicDir: enter it for the temporary folder.
     """
-    path = osp.normpath(path)
-    parent = osp.dirname(osp.abspath(path))
-    os.makedirs(parent, exist_ok=True)
-    prefix = f'.{osp.basename(path)}{TMP_MARK}'
-    _remove_stale_tmp_dirs(parent, prefix)
-    # The process id in the name tells a later run whether it is stale.
-    tmp = tempfile.mkdtemp(prefix=f'{prefix}{os.getpid()}-', dir=parent)
-    try:
-        yield tmp
-        os.chmod(tmp, 0o755)  # mkdtemp makes it private
-        _fsync_tree(tmp)
-        try:
-            # Atomic; also replaces an empty folder.
-            os.rename(tmp, path)
-        except OSError:
-            if is_complete is None or not is_complete(path):
-                raise
-        fsync_dir(parent)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    return AtomicDir(path, is_complete=is_complete)

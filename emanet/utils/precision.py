@@ -93,7 +93,8 @@ def cpu_description() -> str:
 
 
 def resolve_amp_dtype(amp: Any, device: Union[str, torch.device],
-                      what: str = 'amp') -> Optional[torch.dtype]:
+                      what: str = 'amp',
+                      log: bool = True) -> Optional[torch.dtype]:
     """The autocast dtype for an ``amp`` option, or None for float32.
 
     Args:
@@ -102,6 +103,8 @@ def resolve_amp_dtype(amp: Any, device: Union[str, torch.device],
             'fp16'/'float16' (or the torch dtypes).
         device: where the model runs.
         what: the option's name for the fallback message.
+        log: log the fallback (and what forced bfloat16 costs); False to
+            ask again what a run chose, which logged it already.
 
     Returns:
         torch.dtype or None: None where bfloat16 was asked for (explicitly
@@ -123,9 +126,11 @@ def resolve_amp_dtype(amp: Any, device: Union[str, torch.device],
     if bf16_is_native(device):
         return torch.bfloat16
     if bf16_forced():
-        if device.type == 'cpu':
+        if device.type == 'cpu' and log:
             _log_forced_emulation()
         return torch.bfloat16
+    if not log:
+        return None
     if device.type == 'cpu':
         why = (f'this CPU (capability '
                f'{torch.backends.cpu.get_cpu_capability()}) has no native '

@@ -3,6 +3,7 @@ import pytest
 from tiny_demo import DEMO_CONFIG
 from tool_loader import load_tool
 
+from emanet.apis.training import SegTrainOptions, build_train_cfg
 from emanet.config import load_config
 from emanet.utils.errors import run_tool
 
@@ -28,12 +29,12 @@ def test_saved_config_is_the_run_train_py_would_do(tmp_path, capsys):
     # Read back: the same config, no overrides needed.
     assert load_config(str(saved)).to_dict() == cfg.to_dict()
     # And tools/train.py sets up the same run from either.
-    train = load_tool('tools/train.py')
+    parse = load_tool('tools/train.py').parse_args
     work = str(tmp_path / 'work')
-    from_saved = train.setup_cfg(train.parse_args([str(saved),
-                                                   '--work-dir', work]))
-    from_options = train.setup_cfg(train.parse_args(
-        [DEMO_CONFIG, '--cfg-options', *OPTIONS, '--work-dir', work]))
+    from_saved = build_train_cfg(SegTrainOptions.from_args(
+        parse([str(saved), '--work-dir', work])))
+    from_options = build_train_cfg(SegTrainOptions.from_args(
+        parse([DEMO_CONFIG, '--cfg-options', *OPTIONS, '--work-dir', work])))
     assert from_saved.to_dict() == from_options.to_dict()
 
 

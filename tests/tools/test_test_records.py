@@ -9,7 +9,6 @@ tool that has it.
 import glob
 import json
 import math
-import os
 import os.path as osp
 import shutil
 
@@ -20,48 +19,8 @@ from tiny_trained import tiny_trained
 from tool_loader import load_tool
 
 from emanet.apis import init_model
-from emanet.evaluation.test_record import (
-    SETTING_KEYS,
-    record_path,
-    settings_line,
-    test_mode,
-    test_record,
-    write_record,
-)
+from emanet.engine.run_record import settings_line
 from emanet.utils.errors import UserError, run_tool
-
-SETTINGS = dict(config='c.py', model_file='m.pth', backend='pytorch',
-                mode='whole', fast=True, amp=False, aug_test=False,
-                format_only=False, device='cpu: test CPU')
-
-
-def test_record_is_plain_json_with_settings_first(tmp_path):
-    record = test_record(**SETTINGS, timestamp='20260101_000000',
-                         num_images=2, seconds=1.234,
-                         metrics={'mIoU': 50.0, 'mDice': float('nan')},
-                         per_class={'Class': ['a'], 'IoU': [float('nan')]})
-    assert list(record)[:len(SETTING_KEYS)] == list(SETTING_KEYS)
-    assert record['seconds'] == 1.2
-    assert record['metrics'] == {'mIoU': 50.0, 'mDice': None}
-    assert record['per_class']['IoU'] == [None]
-    path = tmp_path / 'deep' / 'r.json'
-    write_record(str(path), record)
-    assert json.loads(path.read_text()) == record  # strict JSON (no NaN)
-    assert os.listdir(path.parent) == ['r.json']  # no temporary file left
-    line = settings_line(record)
-    assert line.startswith('test settings: config=c.py, model_file=m.pth, '
-                           'backend=pytorch, mode=whole, fast=True, ')
-    assert 'metrics' not in line and 'per_class' not in line
-    assert record_path('/w/20260101_000000') == \
-        '/w/20260101_000000/test_metrics.json'
-    assert record_path('/w/x', 'out/m.json') == 'out/m.json'
-
-
-def test_mode_looks_through_the_tta_wrapper():
-    slide = dict(type='EncoderDecoder', test_cfg=dict(mode='slide'))
-    assert test_mode(slide) == 'slide'
-    assert test_mode(dict(type='SegTTAModel', module=slide)) == 'slide'
-    assert test_mode(dict(type='EncoderDecoder', test_cfg={})) == 'whole'
 
 
 @pytest.fixture(scope='module')

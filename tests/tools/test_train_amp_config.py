@@ -5,12 +5,14 @@ from mmengine.config import Config
 from tiny_demo import TOOLS_EXTRA, write_tiny_config
 from tool_loader import load_tool
 
+from emanet.apis.training import enable_amp
+
 SGD = dict(type='SGD', lr=0.01)
 
 
 def _enable(wrapper: dict, dtype: str, capsys) -> str:
     cfg = Config(dict(optim_wrapper=dict(wrapper, optimizer=SGD)))
-    load_tool('tools/train.py').enable_amp(cfg, dtype)
+    enable_amp(cfg, dtype)
     assert cfg.optim_wrapper.type == wrapper['type']  # left as configured
     return capsys.readouterr().out
 

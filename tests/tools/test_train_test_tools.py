@@ -18,8 +18,15 @@ from run_records import read_test_record
 from tiny_demo import DEMO_CONFIG, REPO, TOOLS_EXTRA, write_tiny_config
 from tool_loader import load_tool
 
+from emanet.apis.training import SegTrainOptions, build_train_cfg
+
 METRIC_KEYS = {'aAcc', 'mIoU', 'mAcc'}
 
+
+def train_cfg(argv: list) -> Config:
+    """The config ``tools/train.py`` trains with for ``argv``."""
+    args = load_tool('tools/train.py').parse_args(argv)
+    return build_train_cfg(SegTrainOptions.from_args(args))
 
 
 @pytest.fixture(scope='module')
@@ -127,24 +134,6 @@ def test_fast_and_amp_paths_match_plain(trained, tiny_config, tmp_path):
         assert keyed[key] == pytest.approx(train_metrics[key], abs=0.01)
 
 
-def test_fast_inference_options_merge_flags_and_config_key():
-    options = load_tool('tools/test.py').fast_inference_options
-    plain = Config(dict())
-    assert options(plain, fast=False, amp=False) is None
-    assert options(plain, fast=True, amp=False) == {}
-    assert options(plain, fast=False, amp=True) == dict(
-        fuse_bn=False, channels_last=False, amp=True)
-    keyed = Config(dict(fast_inference=dict(winograd=False)))
-    assert options(keyed, fast=False, amp=False) == dict(winograd=False)
-    assert options(keyed, fast=False, amp=True) == dict(winograd=False,
-                                                        amp=True)
-    with pytest.raises(ValueError, match=r"unknown option\(s\) \['wingrad'\]"):
-        options(Config(dict(fast_inference=dict(wingrad=False))), False,
-                False)
-    with pytest.raises(TypeError, match='must be a dict'):
-        options(Config(dict(fast_inference=True)), False, False)
-
-
 @pytest.mark.slow
 def test_aug_test_merges_views(trained, tiny_config, tmp_path, capsys):
     _, ckpt, _ = trained
@@ -205,16 +194,14 @@ def test_default_tta_pipeline_gives_12_views(demo_data_root):
 
 
 def test_train_argument_handling(tmp_path):
-    train = load_tool('tools/train.py')
-    args = train.parse_args([DEMO_CONFIG, '--resume'])
-    cfg = train.setup_cfg(args)
+    cfg = train_cfg([DEMO_CONFIG, '--resume'])
     assert cfg.resume is True and cfg.load_from is None
     assert cfg.work_dir == osp.join(
         './work_dirs', 'emanet_r18-d8_1xb4-400_cityscapes-demo-256x512')
-    cfg = train.setup_cfg(train.parse_args(
+    cfg = train_cfg(
         [DEMO_CONFIG, '--resume', 'a.pth', '--amp', '--seed', '3',
          '--deterministic', '--cfg-options',
-         'optim_wrapper.optimizer.lr=0.5']))
+         'optim_wrapper.optimizer.lr=0.5'])
     assert cfg.resume is True and cfg.load_from == 'a.pth'
     assert cfg.optim_wrapper.type in ('AmpOptimWrapper',
                                       'CPUAmpOptimWrapper')
@@ -223,7 +210,7 @@ def test_train_argument_handling(tmp_path):
     assert cfg.optim_wrapper.optimizer.lr == 0.5
     r50 = osp.join(REPO, 'configs/emanet/'
                    'emanet_r50-d8_4xb2-80k_cityscapes-512x1024.py')
-    cfg = train.setup_cfg(train.parse_args([r50, '--load-from', 'b.pth']))
+    cfg = train_cfg([r50, '--load-from', 'b.pth'])
     assert cfg.load_from == 'b.pth' and not cfg.resume
     # SyncBN becomes BN in SegRunner.wrap_model, not in the config
     # (tests/engine/test_runner.py).
@@ -233,17 +220,16 @@ def test_train_argument_handling(tmp_path):
 def test_deterministic_sets_cublas_workspace_on_cuda(monkeypatch):
     """cuBLAS reads CUBLAS_WORKSPACE_CONFIG when it starts: the tool sets
     it before anything is built."""
-    train = load_tool('tools/train.py')
     monkeypatch.delenv('CUBLAS_WORKSPACE_CONFIG', raising=False)
     monkeypatch.setattr(torch.cuda, 'is_available', lambda: True)
     monkeypatch.setattr(torch.cuda, 'device_count', lambda: 1)
-    train.setup_cfg(train.parse_args([DEMO_CONFIG]))
+    train_cfg([DEMO_CONFIG])
     assert 'CUBLAS_WORKSPACE_CONFIG' not in os.environ
-    train.setup_cfg(train.parse_args([DEMO_CONFIG, '--deterministic']))
+    train_cfg([DEMO_CONFIG, '--deterministic'])
     assert os.environ['CUBLAS_WORKSPACE_CONFIG'] == ':4096:8'
     monkeypatch.delenv('CUBLAS_WORKSPACE_CONFIG')
     monkeypatch.setattr(torch.cuda, 'is_available', lambda: False)
-    train.setup_cfg(train.parse_args([DEMO_CONFIG, '--deterministic']))
+    train_cfg([DEMO_CONFIG, '--deterministic'])
     assert 'CUBLAS_WORKSPACE_CONFIG' not in os.environ
 
 
@@ -256,11 +242,10 @@ def test_amp_on_cuda_is_float16_unless_bf16_is_asked_for(monkeypatch):
     r50 = osp.join(REPO, 'configs/emanet/'
                    'emanet_r50-d8_4xb2-80k_cityscapes-512x1024.py')
     assert train.parse_args([r50, '--amp']).amp == 'auto'
-    wrapper = train.setup_cfg(train.parse_args([r50, '--amp'])).optim_wrapper
+    wrapper = train_cfg([r50, '--amp']).optim_wrapper
     assert (wrapper.type, wrapper.dtype, wrapper.loss_scale) == (
         'AmpOptimWrapper', 'float16', 'dynamic')
-    wrapper = train.setup_cfg(train.parse_args(
-        [r50, '--amp', 'bf16'])).optim_wrapper
+    wrapper = train_cfg([r50, '--amp', 'bf16']).optim_wrapper
     assert (wrapper.type, wrapper.dtype, wrapper.loss_scale) == (
         'AmpOptimWrapper', 'bfloat16', dict(enabled=False))
 

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from emanet.utils.atomic_io import (
+    AtomicDir,
     atomic_dir,
     atomic_path,
     atomic_save,
@@ -183,3 +184,58 @@ def test_folder_finished_first_by_another_process(tmp_path):
         (tmp_path / os.path.basename(tmp) / 'mine').write_text('')
     assert os.listdir(tmp_path) == ['data']
     assert os.listdir(out) == ['done']
+
+
+def test_folder_replaces_an_earlier_one_only_when_complete(tmp_path,
+                                                          monkeypatch):
+    out = tmp_path / 'report'
+    out.mkdir()
+    (out / 'old.txt').write_text('earlier')
+    writer = AtomicDir(str(out), replace=True, fsync_files=False)
+    tmp = writer.open()
+    (tmp_path / os.path.basename(tmp) / 'new.txt').write_text('new')
+    assert os.listdir(out) == ['old.txt']  # until the commit
+    events = _record_syscalls(monkeypatch)
+    writer.commit()
+    # no file fsynced; the earlier folder moved aside, the new one in
+    assert events == ['rename', 'rename', 'fsync dir']
+    assert os.listdir(out) == ['new.txt']
+    assert os.listdir(tmp_path) == ['report']
+    assert writer.tmp is None
+
+
+def test_failed_replace_puts_the_earlier_folder_back(tmp_path, monkeypatch):
+    out = tmp_path / 'report'
+    out.mkdir()
+    (out / 'old.txt').write_text('earlier')
+    writer = AtomicDir(str(out), replace=True)
+    tmp = writer.open()
+    rename = os.rename
+
+    def failing(src, dst):
+        if src == tmp:
+            raise OSError(errno.EIO, 'rename failed')
+        return rename(src, dst)
+
+    monkeypatch.setattr(os, 'rename', failing)
+    with pytest.raises(OSError, match='rename failed'):
+        writer.commit()
+    assert os.listdir(out) == ['old.txt']
+    assert os.listdir(tmp_path) == ['report']
+
+
+def test_open_folder_is_removed_when_discarded_or_at_exit(tmp_path):
+    writer = AtomicDir(str(tmp_path / 'data'))
+    tmp = writer.open()
+    writer.discard()
+    assert not os.path.exists(tmp) and os.listdir(tmp_path) == []
+    # a folder left open goes when the process exits
+    script = ('import sys; from emanet.utils.atomic_io import AtomicDir; '
+              'print(AtomicDir(sys.argv[1]).open())')
+    left = subprocess.run([sys.executable, '-c', script,
+                           str(tmp_path / 'data')], check=True,
+                          capture_output=True, text=True).stdout.strip()
+    assert left.startswith(str(tmp_path / '.data.tmp-'))
+    assert os.listdir(tmp_path) == []
+    with pytest.raises(ValueError, match='exclude each other'):
+        AtomicDir(str(tmp_path / 'x'), replace=True, is_complete=bool)

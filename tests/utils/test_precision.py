@@ -77,3 +77,17 @@ def test_amp_option_values(monkeypatch, capsys):
 def test_cuda_without_native_bf16_takes_float16(monkeypatch):
     monkeypatch.setattr(precision, 'bf16_is_native', lambda device: False)
     assert precision.resolve_amp_dtype(True, 'cuda') == torch.float16
+
+
+def test_quiet_choice_is_the_same_without_a_log_line(monkeypatch, capsys):
+    monkeypatch.setattr(precision, 'bf16_is_native', lambda device: False)
+    monkeypatch.delenv(precision.FORCE_BF16_ENV, raising=False)
+    assert precision.resolve_amp_dtype(True, 'cpu', log=False) is None
+    assert capsys.readouterr().out == ''
+    assert precision.resolve_amp_dtype(True, 'cpu') is None
+    assert 'running float32 instead of bfloat16' in capsys.readouterr().out
+    monkeypatch.setenv(precision.FORCE_BF16_ENV, '1')
+    monkeypatch.setattr(precision, '_log_forced_emulation',
+                        lambda: pytest.fail('measured and logged'))
+    assert precision.resolve_amp_dtype(True, 'cpu', log=False) == \
+        torch.bfloat16

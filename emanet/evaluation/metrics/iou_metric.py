@@ -8,7 +8,7 @@ from typing import Dict, Optional, Sequence, Union
 
 import numpy as np
 from mmengine.dist import is_main_process
-from mmengine.evaluator import BaseMetric
+from mmengine.evaluator import BaseMetric, Evaluator
 from mmengine.logging import MMLogger, print_log
 
 from emanet.registry import METRICS
@@ -62,10 +62,16 @@ class IoUMetric(BaseMetric):
             ``mIoU``, ``aAcc``, ... as in mmsegmentation; the loops log them
             as ``val/mIoU`` or ``test/mIoU``).
         per_class_file: if set, each evaluation (every validation during
-            training too) also writes the per-class table it logs to this
-            JSON file, by the main process: ``{"Class": [names], "IoU":
-            [percent], "Acc": [...], ...}``, NaN (a class absent from both
-            prediction and ground truth) as ``null``.
+            training too) also writes its per-class table
+            (:attr:`per_class`) to this JSON file, by the main process.
+
+    Attributes:
+        per_class (dict | None): the per-class table of the last
+            evaluation, in the main process (None elsewhere, before the
+            first, and after a ``format_only`` one): ``{"Class": [names],
+            "IoU": [percent], "Acc": [...], ...}`` as logged, NaN (a class
+            absent from both prediction and ground truth) as None. The
+            test record and the report take it from here.
     """
 
     default_prefix: Optional[str] = ''
@@ -97,6 +103,7 @@ class IoUMetric(BaseMetric):
         self.output_dir = output_dir
         self.format_only = format_only
         self.per_class_file = per_class_file
+        self.per_class: Optional[Dict[str, list]] = None
         if self.output_dir and is_main_process():
             os.makedirs(self.output_dir, exist_ok=True)
 
@@ -147,6 +154,11 @@ class IoUMetric(BaseMetric):
             if self.output_dir is not None:
                 self._write_prediction(data_sample)
 
+    def evaluate(self, size: int) -> dict:
+        """mmengine's evaluation; :attr:`per_class` is this one's table."""
+        self.per_class = None
+        return super().evaluate(size)
+
     def compute_metrics(self, results: list) -> Dict[str, float]:
         """Sum the confusion matrices and turn them into scores."""
         logger: MMLogger = MMLogger.get_current_instance()
@@ -178,17 +190,33 @@ class IoUMetric(BaseMetric):
                 table[key] = [round(float(v) * 100, 2) for v in value]
         print_log('per class results:', logger)
         print_log('\n' + format_table(table), logger=logger)
-        if self.per_class_file:
-            self.write_per_class(table)
-        return summary
-
-    def write_per_class(self, table: 'OrderedDict[str, list]') -> None:
-        """Write the per-class table to ``per_class_file`` (NaN as null)."""
-        plain = {
+        self.per_class = {
             key: [None if isinstance(v, float) and math.isnan(v) else v
                   for v in values]
             for key, values in table.items()
         }
+        if self.per_class_file:
+            self.write_per_class()
+        return summary
+
+    def write_per_class(self) -> None:
+        """Write :attr:`per_class` to ``per_class_file`` (NaN as null)."""
         folder = osp.dirname(osp.abspath(self.per_class_file))
         os.makedirs(folder, exist_ok=True)
-        atomic_write_text(self.per_class_file, json.dumps(plain, indent=2))
+        atomic_write_text(self.per_class_file,
+                          json.dumps(self.per_class, indent=2))
+
+
+def iou_metric_of(evaluator: Evaluator) -> Optional[IoUMetric]:
+    """The first :class:`IoUMetric` (or subclass) of a Runner's evaluator.
+
+    Args:
+        evaluator: e.g. ``runner.test_evaluator``.
+
+    Returns:
+        IoUMetric | None: the metric whose :attr:`~IoUMetric.per_class`
+        and settings the test record and the report use; None when the
+        evaluator has none.
+    """
+    return next((metric for metric in evaluator.metrics
+                 if isinstance(metric, IoUMetric)), None)

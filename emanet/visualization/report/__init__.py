@@ -1,7 +1,9 @@
 """The HTML evaluation report of ``tools/test.py --report DIR``.
 
-:mod:`.collect` turns each image's confusion counts into the numbers the
-page shows, :mod:`.thumbnails` writes its pictures and :mod:`.page`
-renders the page; :class:`~emanet.engine.hooks.ReportHook` drives them
-during the test run.
+:mod:`.gallery` writes each image's pictures (:mod:`.thumbnails`) as the
+test delivers it and keeps its counts, :mod:`.collect` turns the counts
+into the numbers the page shows, :mod:`.build` assembles the report,
+:mod:`.page` renders it and :mod:`.folder` writes the folder whole or not
+at all. :class:`~emanet.engine.hooks.ReportHook` feeds them during the
+test run.
 """

@@ -1,13 +1,12 @@
 """Per-image statistics of a test run and the tables built from them.
 
 Each image keeps one small confusion matrix ``[C, C]`` (rows: ground
-truth, columns: prediction, ignored pixels left out), the counts
-:class:`~emanet.evaluation.IoUMetric` adds up; the images, the set's
-per-class table and its confusion matrix all come from these, so the
-report's numbers are the metric's.
+truth, columns: prediction, ignored pixels left out), counted as
+:class:`~emanet.evaluation.IoUMetric` counts; the images' scores and the
+set's confusion matrix come from these, the set's scores from the metric
+itself.
 """
-import math
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 import numpy as np
 
@@ -61,37 +60,30 @@ def worst_first(images: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
                                           im['mIoU'] or 0.0))
 
 
-def _plain(value: float) -> Optional[float]:
-    """A float for JSON: None for NaN."""
-    return None if isinstance(value, float) and math.isnan(value) else value
-
-
-def class_table(counts: np.ndarray, classes: Sequence[str],
-                iou_metrics: Sequence[str] = ('mIoU', ),
-                nan_to_num: Optional[float] = None,
-                beta: float = 1) -> Dict[str, list]:
+def class_table(per_class: Optional[Mapping[str, list]],
+                counts: np.ndarray,
+                classes: Sequence[str]) -> Dict[str, list]:
     """The metric's per-class table, plus each class's pixel share.
 
-    The scores are :class:`~emanet.evaluation.IoUMetric`'s, computed and
-    rounded as it does (percent, 2 decimals), so they equal the table
-    ``tools/test.py`` prints and writes.
+    The scores are the test metric's own table
+    (:attr:`~emanet.evaluation.IoUMetric.per_class`), the one the run's
+    record holds, so the page shows what ``tools/test.py`` prints and
+    writes; only the pixel shares come from the report's counts.
 
     Args:
+        per_class: the metric's table (``Class`` and one list per score,
+            None for NaN), or None when the test has no such metric.
         counts: the set's ``[C, C]`` confusion counts.
         classes: the C class names.
-        iou_metrics, nan_to_num, beta: the metric's settings.
 
     Returns:
-        dict: ``Class`` (names), one list per score (``IoU``, ``Acc``,
-        ...; None for NaN) and ``Pixels`` (percent of the labelled
-        ground-truth pixels).
+        dict: ``Class`` (names), the metric's lists (``IoU``, ``Acc``,
+        ...; none without a metric) and ``Pixels`` (percent of the
+        labelled ground-truth pixels).
     """
-    scores = scores_from_confusion(np.asarray(counts), iou_metrics,
-                                    nan_to_num, beta)
     table: Dict[str, list] = dict(Class=list(classes))
-    for key, value in scores.items():
-        if key != 'aAcc':
-            table[key] = [_plain(round(float(v) * 100, 2)) for v in value]
+    table.update({key: list(values) for key, values in (per_class or {})
+                  .items() if key != 'Class'})
     gt_pixels = np.asarray(counts, dtype=np.float64).sum(1)  # [C]
     total = gt_pixels.sum()
     table['Pixels'] = [

@@ -6,6 +6,7 @@ from mmengine.logging import MMLogger
 from mmengine.structures import PixelData
 
 from emanet.evaluation import IoUMetric
+from emanet.evaluation.metrics.iou_metric import iou_metric_of
 from emanet.registry import METRICS
 from emanet.structures import SegDataSample
 
@@ -111,8 +112,33 @@ def test_per_class_file(tmp_path):
     assert table['IoU'] == [50.0, 60.0, 50.0, None]
     assert table['Acc'] == [round(2 / 3 * 100, 2), 75.0,
                             round(2 / 3 * 100, 2), None]
-    # Without the argument nothing is written, and no table is kept.
-    metric = make_metric()
+    assert metric.per_class == table  # the file holds the kept table
+
+
+def test_last_per_class_table_is_kept_in_memory(tmp_path):
+    metric = make_metric(iou_metrics=['mIoU', 'mDice'])
+    assert metric.per_class is None  # before the first evaluation
     metric.process({}, SAMPLES)
     metric.evaluate(2)
-    assert not hasattr(metric, 'per_class')
+    assert list(metric.per_class) == ['Class', 'IoU', 'Acc', 'Dice']
+    assert metric.per_class['Class'] == list(CLASSES)
+    assert metric.per_class['IoU'] == [50.0, 60.0, 50.0, None]
+    assert metric.per_class['Dice'][1] == round(6 / 8 * 100, 2)
+    assert not list(tmp_path.iterdir())  # without per_class_file: no file
+    # A later evaluation replaces it; one without scores leaves none.
+    metric.process({}, SAMPLES[1:])
+    metric.evaluate(1)
+    assert metric.per_class['IoU'][0] == 100.0
+    metric.format_only, metric.output_dir = True, str(tmp_path)
+    metric.process({}, SAMPLES[1:])
+    metric.evaluate(1)
+    assert metric.per_class is None
+
+
+def test_iou_metric_of_an_evaluator(tmp_path):
+    from mmengine.evaluator import Evaluator
+    cityscapes = METRICS.build(dict(type='CityscapesMetric',
+                                    output_dir=str(tmp_path)))
+    evaluator = Evaluator([cityscapes, make_metric(prefix='other')])
+    assert iou_metric_of(evaluator) is cityscapes  # a subclass counts
+    assert iou_metric_of(Evaluator([])) is None

@@ -1,4 +1,4 @@
-"""The record of one ``tools/test.py`` run: its settings and its results.
+"""The record of one test run (``tools/test.py``): settings and results.
 
 Every run writes its own record (by default
 ``<work_dir>/<timestamp>/test_metrics.json``, next to the run's log), so
@@ -32,7 +32,7 @@ SETTING_KEYS = ('config', 'model_file', 'backend', 'mode', 'fast', 'amp',
                 'aug_test', 'format_only', 'device')
 
 
-def test_mode(model_cfg: Mapping) -> str:
+def run_mode(model_cfg: Mapping) -> str:
     """``'whole'`` or ``'slide'``: the inference mode of a model config.
 
     Looks through a test-time augmentation wrapper (``module``) for the
@@ -59,22 +59,22 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def test_record(*,
-                config: str,
-                model_file: str,
-                backend: str,
-                mode: str,
-                fast: bool,
-                amp: bool,
-                aug_test: bool,
-                format_only: bool,
-                device: str,
-                timestamp: Optional[str] = None,
-                num_images: Optional[int] = None,
-                seconds: Optional[float] = None,
-                metrics: Optional[Mapping[str, Any]] = None,
-                per_class: Optional[Mapping[str, list]] = None
-                ) -> Dict[str, Any]:
+def build_test_record(*,
+                      config: str,
+                      model_file: str,
+                      backend: str,
+                      mode: str,
+                      fast: bool,
+                      amp: bool,
+                      aug_test: bool,
+                      format_only: bool,
+                      device: str,
+                      timestamp: Optional[str] = None,
+                      num_images: Optional[int] = None,
+                      seconds: Optional[float] = None,
+                      metrics: Optional[Mapping[str, Any]] = None,
+                      per_class: Optional[Mapping[str, list]] = None
+                      ) -> Dict[str, Any]:
     """The record of a test run (see the module's docstring).
 
     Args:
@@ -82,7 +82,7 @@ def test_record(*,
         model_file: the checkpoint or exported model tested.
         backend: ``'pytorch'`` for a checkpoint, else the runtime of the
             exported model (``'onnxruntime'``, ``'openvino'``).
-        mode: ``'whole'`` or ``'slide'`` (:func:`test_mode`).
+        mode: ``'whole'`` or ``'slide'`` (:func:`run_mode`).
         fast: the inference fast path (``--fast`` or ``fast_inference``).
         amp: ``--amp`` was asked for (the log says when the CPU runs
             float32 instead).
@@ -110,12 +110,6 @@ def test_record(*,
         seconds=None if seconds is None else round(float(seconds), 1),
         metrics=dict(metrics or {}), per_class=per_class)
     return _plain(record)
-
-
-# Not tests, despite the names (pytest collects test_* functions that a
-# test module imports).
-test_mode.__test__ = False
-test_record.__test__ = False
 
 
 def settings_line(record: Mapping[str, Any]) -> str:
