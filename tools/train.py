@@ -24,7 +24,7 @@ from emanet.apis.early_checks import (
 )
 from emanet.config import CfgOptionsAction, load_config, work_dir_source
 from emanet.datasets.demo_data import prepare_demo_data
-from emanet.engine import amp_optim_wrapper_cfg
+from emanet.engine.optim_wrappers import amp_optim_wrapper_cfg
 from emanet.engine.work_dir import check_work_dir
 from emanet.utils.determinism import set_cublas_workspace
 from emanet.utils.errors import DEBUG_HELP, ConfigError, run_tool
@@ -100,7 +100,8 @@ def enable_amp(cfg: Config, dtype: str = 'auto') -> None:
     CUDA: mmengine's ``AmpOptimWrapper``, float16 with dynamic loss scaling
     (mmsegmentation's ``--amp``), or with ``dtype='bf16'`` bfloat16 without
     loss scaling. CPU: ``CPUAmpOptimWrapper``, bfloat16 autocast where
-    native, else float32 (:func:`emanet.engine.amp_optim_wrapper_cfg`).
+    native, else float32
+    (:func:`emanet.engine.optim_wrappers.amp_optim_wrapper_cfg`).
     """
     wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
     if wrapper in ('AmpOptimWrapper', 'CPUAmpOptimWrapper'):
