@@ -57,24 +57,27 @@ VISUALIZERS = Registry(
 VISBACKENDS = Registry(
     'vis_backend', parent=MMENGINE_VISBACKENDS, scope=SCOPE,
     locations=['emanet.visualization'])
+# The engine's registries import only the modules that register into them,
+# so that loading weights (emanet.engine.checkpoint.loading) stays light.
 HOOKS = Registry(
-    'hook', parent=MMENGINE_HOOKS, scope=SCOPE, locations=['emanet.engine'])
+    'hook', parent=MMENGINE_HOOKS, scope=SCOPE,
+    locations=['emanet.engine.hooks'])
 LOOPS = Registry(
-    'loop', parent=MMENGINE_LOOPS, scope=SCOPE, locations=['emanet.engine'])
+    'loop', parent=MMENGINE_LOOPS, scope=SCOPE,
+    locations=['emanet.engine.loops'])
 RUNNERS = Registry(
     'runner', parent=MMENGINE_RUNNERS, scope=SCOPE,
-    locations=['emanet.engine'])
+    locations=['emanet.engine.runner'])
 OPTIM_WRAPPERS = Registry(
     'optim_wrapper', parent=MMENGINE_OPTIM_WRAPPERS, scope=SCOPE,
-    locations=['emanet.engine'])
-PARAM_SCHEDULERS = Registry(
-    'parameter scheduler', parent=MMENGINE_PARAM_SCHEDULERS, scope=SCOPE,
-    locations=['emanet.engine'])
+    locations=['emanet.engine.optim_wrappers'])
 # Registries emanet adds nothing to. mmengine searches every registry in the
 # default scope first and warns when the scope has no child there, so each
 # one it uses in a run gets an empty child that defers to its parent.
 OPTIMIZERS = Registry(
     'optimizer', parent=MMENGINE_OPTIMIZERS, scope=SCOPE)
+PARAM_SCHEDULERS = Registry(
+    'parameter scheduler', parent=MMENGINE_PARAM_SCHEDULERS, scope=SCOPE)
 OPTIM_WRAPPER_CONSTRUCTORS = Registry(
     'optimizer wrapper constructor',
     parent=MMENGINE_OPTIM_WRAPPER_CONSTRUCTORS, scope=SCOPE)

@@ -10,10 +10,11 @@ import time
 import numpy as np
 import torch
 import torch.nn as nn
+from mmengine.evaluator import BaseMetric
 from mmengine.model import BaseModel
 from torch.utils.data import Dataset
 
-from emanet.engine import SegRunner
+from emanet.engine.runner import SegRunner
 
 
 class ToyModel(BaseModel):
@@ -65,6 +66,31 @@ class ToyDataset(Dataset):
         jitter = np.random.uniform(-0.5, 0.5, 4).astype(np.float32)
         return dict(inputs=torch.from_numpy(base / 16 + jitter),
                     data_samples=None)
+
+
+class CountMetric(BaseMetric):
+    """Counts the samples evaluated (over every process)."""
+
+    def __init__(self):
+        super().__init__(prefix='toy')
+
+    def process(self, data_batch, data_samples):
+        self.results.append(len(data_batch['inputs']))
+
+    def compute_metrics(self, results):
+        return dict(count=float(sum(results)))
+
+
+def eval_args(split: str) -> dict:
+    """Runner arguments of a ``split`` ('val' or 'test') loop on the toy
+    data set with :class:`CountMetric`."""
+    return {
+        f'{split}_dataloader': dict(
+            dataset=ToyDataset(), batch_size=2, num_workers=0,
+            sampler=dict(type='DefaultSampler', shuffle=False)),
+        f'{split}_cfg': dict(),
+        f'{split}_evaluator': [CountMetric()],
+    }
 
 
 def make_runner(work_dir, max_iters=6, interval=2, nan_at=None, sleep=0.0,

@@ -60,3 +60,21 @@ def test_every_registered_class_is_found_after_import_emanet(tmp_path):
         [sys.executable, '-c', code, json.dumps(registered_classes())],
         capture_output=True, text=True, cwd=tmp_path, check=True)
     assert json.loads(result.stdout.strip().splitlines()[-1]) == []
+
+
+def test_engine_registries_import_their_modules_on_first_use(tmp_path):
+    code = '\n'.join([
+        'import sys',
+        'import emanet',
+        'from emanet import registry',
+        "assert not [m for m in sys.modules if m.startswith('emanet.engine')]",
+        "print(registry.HOOKS.get('CheckpointHook').__module__)",
+        "print(registry.RUNNERS.get('SegRunner').__module__)",
+        "print(registry.LOOPS.get('IterBasedTrainLoop').__module__)",
+        "print(registry.OPTIM_WRAPPERS.get('CPUAmpOptimWrapper').__module__)",
+    ])
+    result = subprocess.run([sys.executable, '-c', code], capture_output=True,
+                            text=True, cwd=tmp_path, check=True)
+    assert result.stdout.split() == [
+        'emanet.engine.hooks.checkpoint_hook', 'emanet.engine.runner',
+        'emanet.engine.loops', 'emanet.engine.optim_wrappers']

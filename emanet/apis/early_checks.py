@@ -10,7 +10,7 @@ from typing import Iterator, Optional, Sequence, Tuple
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
 
-from emanet.engine.checkpoint_loading import check_model_file
+from emanet.engine.checkpoint.loading import check_model_file
 from emanet.registry import DATASETS
 
 __all__ = ['check_data_folders', 'check_model_file', 'check_pretrained_file',

@@ -16,7 +16,7 @@ from mmengine.registry import init_default_scope
 from emanet.config import merge_cfg_options, read_config
 from emanet.deploy.backend_option import check_backend_option
 from emanet.deploy.backends import backend_model_cfg, is_exported_model
-from emanet.engine.checkpoint_loading import load_checkpoint
+from emanet.engine.checkpoint.loading import load_checkpoint
 from emanet.models.builder import build_model_outside_runner
 from emanet.registry import DATASETS, MODELS, TRANSFORMS
 from emanet.structures import SegDataSample

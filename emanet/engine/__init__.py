@@ -1,10 +1,8 @@
-"""Training and testing machinery plugged into mmengine's Runner."""
-from . import hooks  # noqa: F401  (registers the hooks)
-from .loops import IterBasedTrainLoop
-from .optim_wrappers import CPUAmpOptimWrapper, amp_optim_wrapper_cfg
-from .runner import SegRunner
+"""Training and testing machinery plugged into mmengine's Runner.
 
-__all__ = [
-    'CPUAmpOptimWrapper', 'IterBasedTrainLoop', 'SegRunner',
-    'amp_optim_wrapper_cfg'
-]
+Nothing is imported here, so that loading weights
+(:mod:`emanet.engine.checkpoint.loading`) does not import the Runner or the
+hooks. The registries of :mod:`emanet.registry` import the modules that
+register (``runner``, ``hooks``, ``loops``, ``optim_wrappers``) the first
+time they are searched.
+"""

@@ -1,4 +1,5 @@
-"""The process group's settings from a launcher's environment."""
+"""The process group: its settings from a launcher's environment, the one
+choice of its backend, and its start."""
 import os
 import subprocess
 from typing import Dict, Mapping, Optional
@@ -87,16 +88,32 @@ def slurm_env(environ: Mapping[str, str] = os.environ,
         MASTER_PORT=str(port))
 
 
+def process_group_backend(backend: str = 'nccl') -> str:
+    """The backend a process group asked for as ``backend`` starts with.
+
+    The one place that decides: ``nccl`` (mmengine's default) becomes
+    ``gloo`` without CUDA; any other backend is kept. The process group
+    (:func:`init_process_group`) and the logged environment
+    (:func:`emanet.engine.environment.resolve_env_cfg`) both ask it.
+
+    Args:
+        backend: the config's ``env_cfg.dist_cfg.backend``.
+    """
+    import torch
+    if backend == 'nccl' and not torch.cuda.is_available():
+        return 'gloo'
+    return backend
+
+
 def init_process_group(launcher: str, dist_cfg: Mapping) -> None:
     """Start the process group of a ``pytorch`` or ``slurm`` launch.
 
     mmengine's ``init_dist`` calls ``torch.cuda.set_device``, which fails on
     CPU-only builds: without CUDA, torchrun's environment (``pytorch``) or
     Slurm's (``slurm``, :func:`slurm_env`) is all gloo needs, and the
-    config's ``nccl`` becomes ``gloo`` here, the one place that decides.
-    With CUDA, ``slurm`` tasks get torchrun's variables from Slurm's and
-    start like ``pytorch`` ones (NCCL); ``pytorch`` ones are left to
-    mmengine.
+    backend is :func:`process_group_backend`'s. With CUDA, ``slurm`` tasks
+    get torchrun's variables from Slurm's and start like ``pytorch`` ones
+    (NCCL); ``pytorch`` ones are left to mmengine.
 
     Args:
         launcher (str): ``'pytorch'`` or ``'slurm'``.
@@ -121,4 +138,4 @@ def init_process_group(launcher: str, dist_cfg: Mapping) -> None:
     if timeout is not None:
         dist_cfg['timeout'] = datetime.timedelta(seconds=timeout)
     torch_dist.init_process_group(
-        backend='gloo' if backend == 'nccl' else backend, **dist_cfg)
+        backend=process_group_backend(backend), **dist_cfg)

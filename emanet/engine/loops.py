@@ -1,8 +1,21 @@
 """mmengine's iteration-based training loop, quiet on resume."""
+from typing import Any
+
 from mmengine.logging import print_log
 from mmengine.runner import IterBasedTrainLoop as MMEngineIterBasedTrainLoop
 
 from emanet.registry import LOOPS
+
+
+def train_loop_cfg(loop: Any) -> Any:
+    """``train_cfg`` with ``by_epoch=False`` and no ``type`` made this
+    module's :class:`IterBasedTrainLoop` (mmengine would build its own
+    class, bypassing the registry); anything else unchanged."""
+    if isinstance(loop, dict) and 'type' not in loop and \
+            loop.get('by_epoch') is False:
+        loop = {k: v for k, v in loop.items() if k != 'by_epoch'}
+        loop['type'] = 'IterBasedTrainLoop'
+    return loop
 
 
 @LOOPS.register_module()

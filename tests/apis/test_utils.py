@@ -8,7 +8,7 @@ from mmengine.runner import Runner
 from tiny_demo import DEMO_CONFIG
 
 from emanet.apis.utils import build_runner, opacity_type, resolve_device
-from emanet.engine import SegRunner
+from emanet.engine.runner import SegRunner
 from emanet.utils.errors import ConfigError, DeviceError, UserError
 
 

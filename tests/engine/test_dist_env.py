@@ -8,7 +8,11 @@ import torch
 import torch.distributed as torch_dist
 from processes import free_port
 
-from emanet.engine.dist_env import local_rank, slurm_env
+from emanet.engine.dist_env import (
+    local_rank,
+    process_group_backend,
+    slurm_env,
+)
 from emanet.engine.runner import SegRunner
 from emanet.utils.errors import UserError
 
@@ -45,6 +49,15 @@ def test_node_list_scontrol_cannot_expand_is_named(fake_scontrol):
     with pytest.raises(UserError, match='scontrol show hostnames other'):
         slurm_env(dict(TASK, SLURM_NODELIST='other'))
 
+
+def test_one_choice_of_the_backend(monkeypatch):
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: False)
+    assert process_group_backend() == 'gloo'
+    assert process_group_backend('nccl') == 'gloo'
+    assert process_group_backend('mpi') == 'mpi'
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: True)
+    assert process_group_backend('nccl') == 'nccl'
+    assert process_group_backend('gloo') == 'gloo'
 
 
 @pytest.fixture

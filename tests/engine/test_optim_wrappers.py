@@ -6,10 +6,10 @@ import torch.nn as nn
 from mmengine.config import Config
 from tiny_demo import DEMO_CONFIG
 
-from emanet.engine import (
+from emanet.engine import optim_wrappers
+from emanet.engine.optim_wrappers import (
     CPUAmpOptimWrapper,
     amp_optim_wrapper_cfg,
-    optim_wrappers,
 )
 from emanet.registry import OPTIM_WRAPPERS
 from emanet.utils import precision

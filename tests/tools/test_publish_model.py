@@ -8,7 +8,7 @@ from tiny_trained import tiny_trained
 from tool_loader import load_tool
 
 from emanet.apis import init_model
-from emanet.engine.checkpoint_publishing import published_name
+from emanet.engine.checkpoint.publishing import published_name
 from emanet.utils.errors import run_tool
 
 TOOL = 'tools/misc/publish_model.py'

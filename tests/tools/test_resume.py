@@ -14,7 +14,7 @@ import torch
 from tiny_demo import scores, write_tiny_config
 from tool_loader import load_tool
 
-from emanet.engine.checkpoint_loading import load_checkpoint_file
+from emanet.engine.checkpoint.loading import load_checkpoint_file
 
 
 def logged_losses(work_dir) -> dict:

@@ -21,7 +21,7 @@ from run_records import read_test_record
 from tiny_demo import scores
 from tool_loader import REPO, load_tool
 
-from emanet.engine.checkpoint_loading import load_checkpoint_file
+from emanet.engine.checkpoint.loading import load_checkpoint_file
 
 pytestmark = [pytest.mark.slurm, pytest.mark.distributed, pytest.mark.slow]
 TIMEOUT = 240

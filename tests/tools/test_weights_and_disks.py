@@ -12,7 +12,7 @@ from mmengine.runner import ValLoop
 from tiny_demo import write_tiny_config
 from tool_loader import load_tool
 
-from emanet.engine.checkpoint_loading import load_checkpoint_file
+from emanet.engine.checkpoint.loading import load_checkpoint_file
 from emanet.utils.errors import CheckpointError, WorkDirError
 
 EXTRA = 'train_cfg = dict(max_iters=2, val_interval=2)\n'

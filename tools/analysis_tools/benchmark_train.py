@@ -25,7 +25,7 @@ import emanet  # noqa: F401  (creates the 'emanet' registry scope)
 from emanet.apis import resolve_device
 from emanet.apis.tool_run import prepare_tool_run
 from emanet.config import CfgOptionsAction, load_config
-from emanet.engine import amp_optim_wrapper_cfg
+from emanet.engine.optim_wrappers import amp_optim_wrapper_cfg
 from emanet.models.builder import build_model_outside_runner
 from emanet.utils.benchmarking import (
     Timer,

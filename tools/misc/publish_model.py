@@ -16,7 +16,7 @@ import argparse
 import sys
 from typing import List, Optional
 
-from emanet.engine.checkpoint_publishing import publish_checkpoint
+from emanet.engine.checkpoint.publishing import publish_checkpoint
 from emanet.utils.errors import DEBUG_HELP, run_tool
 
 

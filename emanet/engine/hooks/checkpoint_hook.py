@@ -1,31 +1,42 @@
 """mmengine's CheckpointHook with crash-safe bookkeeping."""
-import os.path as osp
-from collections import deque
-from typing import Optional
+import contextlib
+import logging
+from typing import Iterator, Optional
 
 from mmengine.dist import is_main_process
-from mmengine.fileio import LocalBackend, get_file_backend
+from mmengine.fileio import LocalBackend
 from mmengine.hooks import CheckpointHook as MMEngineCheckpointHook
+from mmengine.logging import MMLogger
 
-from emanet.engine.last_checkpoint import RECORD, write_last_checkpoint
-from emanet.engine.work_dir import write_error
+from emanet.engine.checkpoint.last_checkpoint import (
+    last_saved_checkpoint,
+    record_checkpoint,
+)
 from emanet.registry import HOOKS
 from emanet.utils.atomic_io import remove_stale_tmp_files
 
-#: Runtime-info key of the latest checkpoint written completely (or resumed
-#: from): set by ``SegRunner``, which writes only finite checkpoints.
-LAST_SAVED_CKPT = 'last_saved_ckpt'
+# What mmengine logs when its CheckpointHook builds the FileClient that
+# nothing uses without ``file_client_args`` (two WARNINGs on every run).
+_FILE_CLIENT_NOTICES = ('"FileClient" will be deprecated',
+                        '"HardDiskBackend" is the alias')
 
 
-def last_saved_checkpoint(runner) -> Optional[str]:
-    """The checkpoint to restart from after a failure, if any.
+class _DropNotices(logging.Filter):
 
-    Under ``SegRunner`` the latest checkpoint written completely (or
-    resumed from); under mmengine's ``Runner`` the latest one it started to
-    write (``last_ckpt``).
-    """
-    hub = runner.message_hub
-    return hub.get_info(LAST_SAVED_CKPT) or hub.get_info('last_ckpt')
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith(_FILE_CLIENT_NOTICES)
+
+
+@contextlib.contextmanager
+def _without_file_client_notices() -> Iterator[None]:
+    """Drop mmengine's FileClient deprecation notices meanwhile."""
+    logger = MMLogger.get_current_instance()  # where mmengine logs them
+    notices = _DropNotices()
+    logger.addFilter(notices)
+    try:
+        yield
+    finally:
+        logger.removeFilter(notices)
 
 
 @HOOKS.register_module()
@@ -37,8 +48,10 @@ class CheckpointHook(MMEngineCheckpointHook):
     order of the steps, so that a process killed at any moment leaves a
     loadable checkpoint that ``last_checkpoint`` names:
 
-    1. write the new checkpoint (atomically, by ``SegRunner``);
-    2. rewrite ``last_checkpoint`` atomically, after the rename;
+    1. write the new checkpoint (atomically, ``runner.save_checkpoint``);
+    2. make it the last complete checkpoint: ``last_checkpoint`` rewritten
+       atomically, after the rename
+       (:func:`~emanet.engine.checkpoint.last_checkpoint.record_checkpoint`);
     3. only then delete checkpoints beyond ``max_keep_ckpts`` (mmengine
        deletes them before writing the new one).
 
@@ -48,54 +61,19 @@ class CheckpointHook(MMEngineCheckpointHook):
     """
 
     def before_train(self, runner) -> None:
-        if self.file_client_args is not None:
+        with _without_file_client_notices():
             super().before_train(runner)
-        else:
-            self._setup_without_file_client(runner)
         if is_main_process() and isinstance(self.file_backend, LocalBackend):
             for folder in {self.out_dir, runner.work_dir}:
                 for name in remove_stale_tmp_files(folder):
                     runner.logger.info(
                         f'Removed {name}, left by an interrupted save.')
 
-    def _setup_without_file_client(self, runner) -> None:
-        """mmengine's ``before_train`` minus its unused ``FileClient``.
-
-        mmengine builds a ``FileClient`` even when no ``file_client_args``
-        are given and nothing uses it, which logs two deprecation warnings
-        on every run; the file backend is all the hook needs.
-        """
-        if self.out_dir is None:
-            self.out_dir = runner.work_dir
-        self.file_backend = get_file_backend(
-            self.out_dir, backend_args=self.backend_args)
-        if self.out_dir != runner.work_dir:
-            basename = osp.basename(runner.work_dir.rstrip(osp.sep))
-            self.out_dir = self.file_backend.join_path(self.out_dir, basename)
-        runner.logger.info(f'Checkpoints will be saved to {self.out_dir}.')
-        info = runner.message_hub.runtime_info
-        if self.save_best is not None:
-            if len(self.key_indicators) == 1:
-                self.best_ckpt_path = info.get('best_ckpt')
-            else:
-                self.best_ckpt_path_dict = {
-                    key: info.get(f'best_ckpt_{key}')
-                    for key in self.key_indicators
-                }
-        if self.max_keep_ckpts > 0:
-            keep_ckpt_ids = list(info.get('keep_ckpt_ids', []))
-            while len(keep_ckpt_ids) > self.max_keep_ckpts:
-                path = self.file_backend.join_path(
-                    self.out_dir,
-                    self.filename_tmpl.format(keep_ckpt_ids.pop(0)))
-                if is_main_process() and self.file_backend.isfile(path):
-                    self.file_backend.remove(path)
-            self.keep_ckpt_ids = deque(keep_ckpt_ids, self.max_keep_ckpts)
-
     def save_at(self, runner, step: int) -> str:
         """Write the checkpoint of iteration ``step`` now.
 
-        Nothing is written when the latest checkpoint is that one already.
+        Nothing is written when the last complete checkpoint is that one
+        already.
 
         Args:
             runner: the Runner.
@@ -105,12 +83,15 @@ class CheckpointHook(MMEngineCheckpointHook):
             str: the checkpoint's file name (``iter_<step>.pth``).
         """
         filename = self.filename_tmpl.format(step)
-        last = runner.message_hub.get_info('last_ckpt') or ''
-        if not last.endswith(filename):
+        path = self.file_backend.join_path(self.out_dir, filename)
+        if last_saved_checkpoint(runner) != path:
             self._save_checkpoint_with_step(
                 runner, step, meta=dict(epoch=runner.epoch, iter=step))
         return filename
 
+    # mmengine's one save path for interval, final and best checkpoints
+    # deletes old files before writing and writes last_checkpoint in place;
+    # no public method sets the order of these steps.
     def _save_checkpoint_with_step(self, runner, step: int,
                                    meta: dict) -> None:
         outdated: Optional[int] = None
@@ -121,16 +102,10 @@ class CheckpointHook(MMEngineCheckpointHook):
             self.keep_ckpt_ids.append(step)
             runner.message_hub.update_info('keep_ckpt_ids',
                                            list(self.keep_ckpt_ids))
-
-        previous_ckpt = runner.message_hub.get_info(LAST_SAVED_CKPT) or \
-            self.last_ckpt
-        ckpt_filename = self.filename_tmpl.format(step)
-        self.last_ckpt = self.file_backend.join_path(self.out_dir,
-                                                     ckpt_filename)
-        runner.message_hub.update_info('last_ckpt', self.last_ckpt)
+        filename = self.filename_tmpl.format(step)
         runner.save_checkpoint(
             self.out_dir,
-            ckpt_filename,
+            filename,
             self.file_client_args,
             save_optimizer=self.save_optimizer,
             save_param_scheduler=self.save_param_scheduler,
@@ -138,14 +113,9 @@ class CheckpointHook(MMEngineCheckpointHook):
             by_epoch=self.by_epoch,
             backend_args=self.backend_args,
             **self.args)
-        if not is_main_process():
-            return
-        try:
-            write_last_checkpoint(runner.work_dir, self.last_ckpt)
-        except OSError as err:
-            raise write_error(osp.join(runner.work_dir, RECORD), err,
-                              previous_ckpt) from err
-        if outdated is not None:
+        self.last_ckpt = self.file_backend.join_path(self.out_dir, filename)
+        record_checkpoint(runner, self.last_ckpt)
+        if outdated is not None and is_main_process():
             path = self.file_backend.join_path(
                 self.out_dir, self.filename_tmpl.format(outdated))
             if self.file_backend.isfile(path):

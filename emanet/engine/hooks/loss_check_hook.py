@@ -4,10 +4,9 @@ from typing import Dict, Optional
 
 from mmengine.hooks import Hook
 
+from emanet.engine.checkpoint.last_checkpoint import last_saved_checkpoint
 from emanet.registry import HOOKS
 from emanet.utils.errors import TrainingDivergedError
-
-from .checkpoint_hook import last_saved_checkpoint
 
 
 @HOOKS.register_module()

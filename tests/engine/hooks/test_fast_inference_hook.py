@@ -11,11 +11,11 @@ from mmengine.hooks import Hook
 from tiny_demo import write_tiny_config
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from emanet.engine import SegRunner
 from emanet.engine.hooks import FastInferenceHook
 from emanet.engine.hooks.fast_inference_hook import (
     check_fast_inference_options,
 )
+from emanet.engine.runner import SegRunner
 from emanet.registry import HOOKS
 from emanet.utils.errors import ConfigError, ConfigTypeError
 

@@ -14,9 +14,9 @@ from mmengine.hooks import Hook
 from mmengine.logging import MMLogger
 from tool_loader import REPO
 
-from emanet.engine.checkpoint_loading import load_checkpoint_file
+from emanet.engine.checkpoint.last_checkpoint import read_last_checkpoint
+from emanet.engine.checkpoint.loading import load_checkpoint_file
 from emanet.engine.hooks import InterruptHook
-from emanet.engine.last_checkpoint import read_last_checkpoint
 
 # The training script run in a subprocess imports engine_toy from here.
 TESTS_DIR = os.path.join(REPO, 'tests')

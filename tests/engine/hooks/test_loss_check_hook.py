@@ -7,9 +7,11 @@ import torch
 from engine_toy import make_runner
 from mmengine.logging import MessageHub
 
+from emanet.engine.checkpoint.last_checkpoint import (
+    LAST_CKPT,
+    read_last_checkpoint,
+)
 from emanet.engine.hooks import NonFiniteLossHook
-from emanet.engine.hooks.checkpoint_hook import LAST_SAVED_CKPT
-from emanet.engine.last_checkpoint import read_last_checkpoint
 from emanet.utils.errors import TrainingDivergedError
 
 
@@ -19,8 +21,7 @@ def _last_checkpoint(work_dir):
 
 def test_message_names_last_saved_checkpoint():
     hub = MessageHub.get_instance('loss_check_test')
-    hub.update_info('last_ckpt', 'iter_6.pth')  # its save failed
-    hub.update_info(LAST_SAVED_CKPT, 'iter_4.pth')
+    hub.update_info(LAST_CKPT, 'iter_4.pth')  # the last complete one
     runner = SimpleNamespace(message_hub=hub, iter=6, max_iters=10)
     hook = NonFiniteLossHook()
     hook.after_train_iter(runner, 0, outputs=dict(loss=torch.tensor(1.)))

@@ -1,5 +1,6 @@
-"""SegRunner's records: the environment header, the config dump, and
-nothing left in the current folder by a multi-process evaluation."""
+"""The machine the Runner adapts to: the environment header names the
+backend and device used, DDP on CPU gets no device, and several processes
+leave nothing in the current folder when they evaluate."""
 import glob
 import json
 import os
@@ -7,38 +8,13 @@ import os.path as osp
 
 import pytest
 import torch
-from engine_toy import ToyDataset, make_runner
-from mmengine.config import Config
-from mmengine.evaluator import BaseMetric
+import torch.nn as nn
+from engine_toy import ToyModel, eval_args, make_runner
+from mmengine.model import MMDistributedDataParallel
 from processes import run_two_gloo_processes
 
-from emanet.engine import runner as runner_module
-from emanet.engine.runner import resolve_env_cfg
-
-
-class CountMetric(BaseMetric):
-    """Counts the samples evaluated (over every process)."""
-
-    def __init__(self):
-        super().__init__(prefix='toy')
-
-    def process(self, data_batch, data_samples):
-        self.results.append(len(data_batch['inputs']))
-
-    def compute_metrics(self, results):
-        return dict(count=float(sum(results)))
-
-
-def _eval_args(split: str) -> dict:
-    """Runner arguments of a ``split`` ('val' or 'test') loop on the toy
-    data set with :class:`CountMetric`."""
-    return {
-        f'{split}_dataloader': dict(
-            dataset=ToyDataset(), batch_size=2, num_workers=0,
-            sampler=dict(type='DefaultSampler', shuffle=False)),
-        f'{split}_cfg': dict(),
-        f'{split}_evaluator': [CountMetric()],
-    }
+from emanet.engine import environment
+from emanet.engine.environment import cpu_wrapper_cfg, resolve_env_cfg
 
 
 def _log(runner) -> str:
@@ -64,7 +40,7 @@ def test_env_cfg_names_the_backend_used(monkeypatch):
 def test_environment_header_without_cuda_names_cpu_and_gloo(
         tmp_path, monkeypatch):
     monkeypatch.setattr(torch.cuda, 'is_available', lambda: False)
-    monkeypatch.setattr(runner_module, 'device_description',
+    monkeypatch.setattr(environment, 'device_description',
                         lambda device: 'cpu: Test CPU (AVX512, 2 threads)')
     runner = make_runner(tmp_path,
                          env_cfg=dict(dist_cfg=dict(backend='nccl')))
@@ -74,39 +50,23 @@ def test_environment_header_without_cuda_names_cpu_and_gloo(
     assert 'nccl' not in header and 'GPU number' not in header
     assert 'Device: cpu: Test CPU (AVX512, 2 threads)' in header
     assert 'Processes: 1' in header
+    assert 'seed: 0' in header and 'deterministic: True' in header
+    assert 'System environment:' in log
 
 
-def _config(folder, note: str) -> Config:
-    """A config file ``<folder>/<note>/toy_cfg.py`` holding ``note``."""
-    path = folder / note / 'toy_cfg.py'
-    path.parent.mkdir()
-    path.write_text(f'note = {note!r}\n')
-    return Config.fromfile(str(path))
-
-
-def test_training_dumps_config_in_work_dir_testing_in_its_log_folder(
-        tmp_path):
-    work = tmp_path / 'work'
-    trainer = make_runner(work, max_iters=2, cfg=_config(tmp_path, 'train'),
-                          experiment_name='train')
-    dump = work / 'toy_cfg.py'
-    assert not dump.exists()  # not before the runner knows its job
-    trainer.train()
-    assert Config.fromfile(str(dump)).note == 'train'
-
-    tester = make_runner(work, cfg=_config(tmp_path, 'test'),
-                         experiment_name='test', **_eval_args('test'))
-    assert tester.test() == {'toy/count': 16.0}
-    assert Config.fromfile(str(dump)).note == 'train'  # kept
-    test_dump = osp.join(tester.log_dir, 'toy_cfg.py')
-    assert Config.fromfile(test_dump).note == 'test'
-
-    validator = make_runner(work, cfg=_config(tmp_path, 'val'),
-                            experiment_name='val', **_eval_args('val'))
-    validator.val()
-    assert Config.fromfile(str(dump)).note == 'train'
-    assert Config.fromfile(osp.join(validator.log_dir,
-                                    'toy_cfg.py')).note == 'val'
+def test_ddp_on_cpu_gets_no_device(monkeypatch):
+    model = ToyModel()
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: False)
+    cfg = cpu_wrapper_cfg(None, model, True, find_unused_parameters=True)
+    assert cfg == dict(type='MMDistributedDataParallel', device_ids=None,
+                       broadcast_buffers=False, find_unused_parameters=True)
+    assert cpu_wrapper_cfg(None, model, False, False) is None  # one process
+    own = dict(type='MMDistributedDataParallel', device_ids=[0])
+    assert cpu_wrapper_cfg(own, model, True, False) is own
+    wrapped = nn.Module.__new__(MMDistributedDataParallel)
+    assert cpu_wrapper_cfg(None, wrapped, True, False) is None
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: True)
+    assert cpu_wrapper_cfg(None, model, True, False) is None  # mmengine's
 
 
 def _evaluate_in(rank: int, out_dir: str) -> None:
@@ -114,7 +74,7 @@ def _evaluate_in(rank: int, out_dir: str) -> None:
     os.chdir(out_dir)
     os.environ['LOCAL_RANK'] = str(rank)  # as torchrun sets it
     runner = make_runner(osp.join(out_dir, 'work'), launcher='pytorch',
-                         **_eval_args('val'))
+                         **eval_args('val'))
     metrics = runner.val()
     if rank == 0:
         with open(osp.join(out_dir, 'metrics.json'), 'w') as f:

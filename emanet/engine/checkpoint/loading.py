@@ -22,7 +22,7 @@ from emanet.utils.errors import (
     UnsafeCheckpointError,
 )
 
-from .checkpoint_fitting import check_state_dict_fits
+from .fitting import check_state_dict_fits
 
 MapLocation = Union[str, torch.device, Callable, None]
 

@@ -1,6 +1,8 @@
 """Safe checkpoint loading: allow-list, refusals and clear messages."""
 import os
 import pickle
+import subprocess
+import sys
 from collections import OrderedDict
 
 import numpy as np
@@ -10,7 +12,7 @@ import torch.nn as nn
 from engine_toy import ToyModel, make_runner
 from mmengine.logging import HistoryBuffer
 
-from emanet.engine.checkpoint_loading import (
+from emanet.engine.checkpoint.loading import (
     get_state_dict,
     load_checkpoint,
     load_checkpoint_file,
@@ -164,3 +166,17 @@ def test_partial_weights_load_unless_strict(tmp_path):
                        'only, pass strict=False.$'):
         load_checkpoint(_TinySegmentor(5), path, strict=True,
                         partial_hint='pass strict=False')
+
+
+def test_importing_the_loader_imports_no_runner_or_hooks():
+    # What init_model (emanet.apis) loads weights through.
+    code = '\n'.join([
+        'import sys',
+        'import emanet.engine.checkpoint.loading',
+        "heavy = ('mmengine.runner', 'mmengine.hooks', 'emanet.models',",
+        "         'emanet.engine.runner', 'emanet.engine.hooks')",
+        'print([m for m in sys.modules if m.startswith(heavy)])',
+    ])
+    result = subprocess.run([sys.executable, '-c', code], capture_output=True,
+                            text=True, check=True)
+    assert result.stdout.strip() == '[]'

@@ -17,8 +17,8 @@ import torch
 from emanet.utils.atomic_io import atomic_write_bytes
 from emanet.utils.errors import CheckpointError
 
-from .checkpoint_fitting import nonfinite_tensors
-from .checkpoint_loading import load_checkpoint_file
+from .fitting import nonfinite_tensors
+from .loading import load_checkpoint_file
 
 # Entries of ``meta`` that only resuming reads.
 TRAINING_ONLY_META = ('random_state', )

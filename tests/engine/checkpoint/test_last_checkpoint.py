@@ -1,16 +1,21 @@
 """``last_checkpoint`` follows its work dir: a copied or moved work dir
 resumes from its own checkpoint."""
 import shutil
+from types import SimpleNamespace
 
 import pytest
 from engine_toy import losses, make_runner
 from mmengine.hooks import Hook
+from mmengine.logging import MessageHub, MMLogger
 
-from emanet.engine.last_checkpoint import (
+from emanet.engine.checkpoint.last_checkpoint import (
+    checkpoint_to_resume,
+    last_saved_checkpoint,
     read_last_checkpoint,
+    record_checkpoint,
     write_last_checkpoint,
 )
-from emanet.utils.errors import CheckpointError
+from emanet.utils.errors import CheckpointError, WorkDirError
 
 
 def test_record_is_relative_inside_the_work_dir(tmp_path):
@@ -25,6 +30,42 @@ def test_record_is_relative_inside_the_work_dir(tmp_path):
     assert open(record).read() == elsewhere
     assert read_last_checkpoint(
         str(work), str(tmp_path / 'ckpts' / 'work')) == elsewhere
+
+
+def test_one_notion_of_the_last_complete_checkpoint(tmp_path):
+    runner = SimpleNamespace(work_dir=str(tmp_path),
+                             message_hub=MessageHub.get_instance('record'))
+    assert last_saved_checkpoint(runner) is None
+    record_checkpoint(runner, str(tmp_path / 'iter_2.pth'))
+    assert last_saved_checkpoint(runner) == str(tmp_path / 'iter_2.pth')
+    assert read_last_checkpoint(str(tmp_path)) == str(tmp_path / 'iter_2.pth')
+    # A resumed-from checkpoint is the last one; the record stays.
+    record_checkpoint(runner, '/elsewhere/iter_9.pth', resumed=True)
+    assert last_saved_checkpoint(runner) == '/elsewhere/iter_9.pth'
+    assert (tmp_path / 'last_checkpoint').read_text() == 'iter_2.pth'
+
+
+def test_record_that_cannot_be_written_names_the_previous(tmp_path):
+    runner = SimpleNamespace(work_dir=str(tmp_path / 'gone'),
+                             message_hub=MessageHub.get_instance('fail'))
+    runner.message_hub.update_info('last_ckpt', 'iter_2.pth')
+    with pytest.raises(WorkDirError, match='The previous checkpoint '
+                       'iter_2.pth is intact'):
+        record_checkpoint(runner, 'iter_4.pth')
+    assert last_saved_checkpoint(runner) == 'iter_2.pth'
+
+
+def test_checkpoint_to_resume_says_which(tmp_path, capsys):
+    logger = MMLogger.get_instance('to_resume')
+    assert checkpoint_to_resume(str(tmp_path), None, logger) is None
+    assert 'training starts from the beginning' in capsys.readouterr().out
+    out_dir = tmp_path / 'ckpts'
+    elsewhere = out_dir / tmp_path.name / 'iter_4.pth'
+    (tmp_path / 'last_checkpoint').write_text(str(elsewhere))
+    assert checkpoint_to_resume(str(tmp_path), str(out_dir), logger) == \
+        str(elsewhere)
+    assert f'Auto resumed from the latest checkpoint {elsewhere}.' in \
+        capsys.readouterr().out
 
 
 def test_absolute_records_are_still_read(tmp_path):
@@ -85,7 +126,7 @@ def test_copied_work_dir_resumes_from_its_own_checkpoint(tmp_path,
     resumed = make_runner(copy, max_iters=6, interval=2, resume=True,
                           experiment_name='resumed')
     resumed.train()
-    assert resumed.last_saved_checkpoint == str(copy / 'iter_6.pth')
+    assert last_saved_checkpoint(resumed) == str(copy / 'iter_6.pth')
     assert losses(resumed) == reference  # iterations 1..6, bit-identical
 
 

@@ -1,4 +1,11 @@
-"""``<work_dir>/last_checkpoint``: which checkpoint ``--resume`` continues.
+"""The last complete checkpoint, and its record in the work dir.
+
+One notion: the latest training checkpoint written completely (renamed into
+place), or the one the run resumed from. The run holds it in its message
+hub under mmengine's ``last_ckpt`` key (kept in checkpoints), read through
+:func:`last_saved_checkpoint` and set only by :func:`record_checkpoint`,
+which also names it in ``<work_dir>/last_checkpoint``: the record
+``--resume`` without a path reads (:func:`read_last_checkpoint`).
 
 The file names the checkpoint relative to the work dir, so a work dir that
 is copied or moved (another disk, another machine, a cluster's scratch)
@@ -8,12 +15,52 @@ that hold an absolute path are still read.
 import os.path as osp
 from typing import Optional
 
+from mmengine.dist import is_main_process
 from mmengine.logging import print_log
 
+from emanet.engine.work_dir import write_error
 from emanet.utils.atomic_io import atomic_write_text
 from emanet.utils.errors import CheckpointError
 
 RECORD = 'last_checkpoint'
+#: The message hub's runtime-info key of the last complete checkpoint
+#: (mmengine's CheckpointHook's own key).
+LAST_CKPT = 'last_ckpt'
+
+
+def last_saved_checkpoint(runner) -> Optional[str]:
+    """The run's last complete checkpoint, if any.
+
+    Args:
+        runner: the Runner (its ``message_hub``).
+    """
+    return runner.message_hub.get_info(LAST_CKPT)
+
+
+def record_checkpoint(runner, checkpoint: str, resumed: bool = False) -> None:
+    """Make ``checkpoint`` the run's last complete checkpoint.
+
+    Called on every rank once the file is written (or resumed from). Rank 0
+    first names a written checkpoint in ``<work_dir>/last_checkpoint``
+    (crash-safe), so a failure leaves the previous one named there.
+
+    Args:
+        runner: the Runner (``work_dir``, ``message_hub``).
+        checkpoint (str): the checkpoint's path.
+        resumed (bool): ``checkpoint`` is the one the run resumed from: the
+            work dir's record is left as it is.
+
+    Raises:
+        WorkDirError: the record cannot be written; the message names the
+            previous checkpoint, which the record still names.
+    """
+    if not resumed and is_main_process():
+        try:
+            write_last_checkpoint(runner.work_dir, checkpoint)
+        except OSError as err:
+            raise write_error(osp.join(runner.work_dir, RECORD), err,
+                              last_saved_checkpoint(runner)) from err
+    runner.message_hub.update_info(LAST_CKPT, checkpoint)
 
 
 def write_last_checkpoint(work_dir: str, checkpoint: str) -> str:
@@ -41,6 +88,34 @@ def write_last_checkpoint(work_dir: str, checkpoint: str) -> str:
 def _inside(path: str, folder: str) -> bool:
     relative = osp.relpath(osp.abspath(path), osp.abspath(folder))
     return not relative.startswith(osp.pardir)
+
+
+def checkpoint_to_resume(work_dir: str, out_dir: Optional[str],
+                         logger) -> Optional[str]:
+    """The checkpoint ``--resume`` without a path continues from.
+
+    One log line says which, or that training starts from the beginning.
+
+    Args:
+        work_dir (str): The run's work dir.
+        out_dir (str, optional): ``CheckpointHook``'s ``out_dir`` as
+            configured (checkpoints go to ``<out_dir>/<work dir name>``).
+        logger: the Runner's logger.
+
+    Returns:
+        str | None: see :func:`read_last_checkpoint`.
+    """
+    checkpoint_dir = None
+    if out_dir:
+        checkpoint_dir = osp.join(
+            out_dir, osp.basename(work_dir.rstrip(osp.sep)))
+    checkpoint = read_last_checkpoint(work_dir, checkpoint_dir)
+    if checkpoint is None:
+        logger.info(f'No last_checkpoint in {work_dir}: training starts '
+                    'from the beginning.')
+    else:
+        logger.info(f'Auto resumed from the latest checkpoint {checkpoint}.')
+    return checkpoint
 
 
 def read_last_checkpoint(work_dir: str,

@@ -3,7 +3,7 @@ import pytest
 import torch
 import torch.nn as nn
 
-from emanet.engine.checkpoint_fitting import (
+from emanet.engine.checkpoint.fitting import (
     check_state_dict_fits,
     nonfinite_tensors,
 )

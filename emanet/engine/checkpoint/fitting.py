@@ -11,7 +11,6 @@ from typing import Any, Dict, Iterable, List, Optional, Set, Tuple
 import torch
 import torch.nn as nn
 
-from emanet.models.backbones.resnet import ResNet
 from emanet.utils.errors import CheckpointError
 
 
@@ -42,11 +41,16 @@ def nonfinite_tensors(tensors: Dict[str, Any]) -> List[str]:
     return [name for name, ok in zip(names, finite) if not ok]
 
 
-# ResNet depth by block type and blocks per stage, e.g.
-# ('Bottleneck', (3, 4, 6, 3)) -> 50.
-_RESNET_DEPTHS = {(block.__name__, tuple(stage_blocks)): depth
-                  for depth, (block, stage_blocks)
-                  in ResNet.arch_settings.items()}
+def _resnet_depth(kind: str, counts: Tuple[int, ...]) -> Optional[int]:
+    """ResNet depth of a block type and blocks per stage, e.g.
+    ``('Bottleneck', (3, 4, 6, 3))`` -> 50."""
+    # Imported here: loading weights must not import the models (and
+    # through them mmengine's Runner) unless a message needs them.
+    from emanet.models.backbones.resnet import ResNet
+    return next((depth for depth, (block, stage_blocks)
+                 in ResNet.arch_settings.items()
+                 if (block.__name__, tuple(stage_blocks)) == (kind, counts)),
+                None)
 
 
 def _backbone_layout(keys: Iterable[str]) -> Optional[str]:
@@ -63,7 +67,7 @@ def _backbone_layout(keys: Iterable[str]) -> Optional[str]:
         return None
     kind = 'Bottleneck' if bottleneck else 'BasicBlock'
     counts = tuple(len(blocks[i]) for i in sorted(blocks))
-    depth = _RESNET_DEPTHS.get((kind, counts))
+    depth = _resnet_depth(kind, counts)
     text = f'{kind} blocks {", ".join(map(str, counts))}'
     return f'ResNet-{depth} ({text})' if depth else text
 
