@@ -26,8 +26,12 @@ def _kernel_peak_mb() -> int:
 def test_peak_rss_mb_is_the_kernels_peak_in_mib():
     before = _kernel_peak_mb()
     peak = peak_rss_mb()
-    # The peak only grows, so it lies between two readings of the kernel's.
-    assert before <= peak <= _kernel_peak_mb()
+    after = _kernel_peak_mb()
+    # The peak only grows, so it lies between two readings of the kernel's,
+    # up to the kernel's per-thread RSS counting slack (64 pages a thread,
+    # folded in at different moments for the two readings): 1 MiB was seen.
+    slack = 4
+    assert before - slack <= peak <= after + slack
     assert peak > 0
 
 
