@@ -29,12 +29,14 @@ from emanet.apis.early_checks import check_data_folders, check_model_file
 from emanet.apis.utils import opacity_type
 from emanet.config import CfgOptionsAction, load_config, work_dir_source
 from emanet.datasets.demo_data import prepare_demo_data
-from emanet.deploy.backend_option import check_backend_option
-from emanet.deploy.backends import (
+from emanet.deploy.runtime.backend_option import check_backend_option
+from emanet.deploy.runtime.backends import (
     BACKENDS,
     DEFAULT_BACKEND,
     backend_model_cfg,
     backend_of,
+)
+from emanet.deploy.runtime.model_files import (
     exported_input_shape,
     is_exported_model,
 )

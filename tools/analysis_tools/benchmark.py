@@ -29,21 +29,19 @@ from emanet.apis.early_checks import check_model_file
 from emanet.config import CfgOptionsAction, load_config
 from emanet.datasets.demo_data import prepare_demo_data
 from emanet.deploy import prepare_for_inference
-from emanet.deploy.backend_option import check_backend_option
-from emanet.deploy.backends import (
+from emanet.deploy.runtime.backend_option import check_backend_option
+from emanet.deploy.runtime.backends import (
     BACKENDS,
     DEFAULT_BACKEND,
     backend_of,
-    is_exported_model,
 )
-from emanet.deploy.export import (
-    compare,
-    config_test_shape,
-    load_test_batches,
-)
+from emanet.deploy.runtime.model_files import is_exported_model
 from emanet.utils.benchmarking import (
     Timer,
+    compare,
+    config_test_shape,
     device_description,
+    load_test_batches,
     peak_memory,
     random_batches,
     reset_peak_memory,

@@ -33,7 +33,7 @@ from emanet.apis.early_checks import check_model_file
 from emanet.config import CfgOptionsAction, load_config
 from emanet.datasets.builder import build_split_dataset
 from emanet.datasets.demo_data import prepare_demo_data
-from emanet.deploy.backends import BACKENDS
+from emanet.deploy.runtime.backends import BACKENDS
 from emanet.evaluation.confusion import (
     confusion_from_model,
     confusion_from_prediction_dir,
@@ -121,7 +121,8 @@ def compute(args: argparse.Namespace, cfg: Config, dataset) -> np.ndarray:
                        backend=args.backend)
     os.makedirs(args.prediction_path, exist_ok=True)
     return confusion_from_model(model, dataset, ignore,
-                                out_dir=args.prediction_path, progress=bar)
+                                out_dir=args.prediction_path,
+                                progress=bar).counts
 
 
 def main(argv: Optional[List[str]] = None) -> dict:

@@ -25,14 +25,14 @@ from emanet.apis import init_model
 from emanet.apis.early_checks import check_model_file
 from emanet.config import CfgOptionsAction, load_config
 from emanet.datasets.demo_data import prepare_demo_data
-from emanet.deploy.backends import DEFAULT_BACKEND
-from emanet.deploy.export import (
+from emanet.deploy.runtime.backends import DEFAULT_BACKEND
+from emanet.deploy.runtime.export import export_onnx
+from emanet.utils.benchmarking import (
     compare,
-    export_onnx,
     load_test_batches,
     network_input_shape,
+    random_batches,
 )
-from emanet.utils.benchmarking import random_batches
 from emanet.utils.errors import DEBUG_HELP, run_tool
 
 MIN_AGREEMENT = 0.999

@@ -28,8 +28,8 @@ from emanet.apis import init_model
 from emanet.apis.early_checks import check_model_file
 from emanet.config import CfgOptionsAction, load_config
 from emanet.datasets.demo_data import prepare_demo_data
-from emanet.deploy.export import require
-from emanet.deploy.quantize import (
+from emanet.deploy.runtime.export import require
+from emanet.deploy.runtime.quantize import (
     DEFAULT_NUM_CALIB,
     FLOAT_SCOPE,
     STEM_SCOPE,

@@ -354,7 +354,7 @@ class ReportHook(Hook):
             :func:`emanet.evaluation.test_record.test_record`, the
             segmentor, and whether it ran under test-time augmentation.
         """
-        from emanet.deploy.backends import backend_of
+        from emanet.deploy.runtime.backends import backend_of
         from emanet.evaluation.test_record import SETTING_KEYS, test_record
         from emanet.utils.benchmarking import device_description
         seg, tta = unwrap_segmentor(runner.model)
