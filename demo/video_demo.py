@@ -31,7 +31,7 @@ from emanet.apis.video import (
     output_size,
 )
 from emanet.config import load_config
-from emanet.deploy.backends import BACKENDS
+from emanet.deploy.runtime.backends import BACKENDS
 from emanet.utils.errors import DEBUG_HELP, UserError, run_tool
 from emanet.visualization import SegLocalVisualizer
 from emanet.visualization.display import display_available, show_image

@@ -33,7 +33,7 @@ SCOPE = 'emanet'
 # PyTorch ones; their module imports the runtimes only when one is built.
 MODELS = Registry(
     'model', parent=MMENGINE_MODELS, scope=SCOPE,
-    locations=['emanet.models', 'emanet.deploy.backends'])
+    locations=['emanet.models', 'emanet.deploy.runtime.backends'])
 DATASETS = Registry(
     'dataset', parent=MMENGINE_DATASETS, scope=SCOPE,
     locations=['emanet.datasets'])

@@ -10,7 +10,7 @@ torch.set_num_threads(2)
 # Modules that run NNCF's quantization in the test process. Afterwards a
 # signal sent to that process (the in-process Ctrl-C and SIGTERM tests)
 # ended it with SIGSEGV on an AMX machine, so they run last.
-RUN_LAST = ('tests/deploy/test_quantize.py', )
+RUN_LAST = ('tests/deploy/runtime/test_quantize.py', )
 
 
 def pytest_collection_modifyitems(items: list) -> None:

@@ -22,7 +22,7 @@ from emanet.apis.testing import SegTestOptions, build_test_cfg, run_test
 from emanet.apis.tool_run import prepare_tool_run
 from emanet.apis.utils import opacity_type
 from emanet.config import CfgOptionsAction
-from emanet.deploy.backends import BACKENDS, DEFAULT_BACKEND
+from emanet.deploy.runtime.backends import BACKENDS, DEFAULT_BACKEND
 from emanet.engine.run_record import RECORD_NAME
 from emanet.utils.errors import DEBUG_HELP, run_tool
 

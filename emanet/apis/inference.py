@@ -14,8 +14,9 @@ from mmengine.dataset import Compose
 from mmengine.registry import init_default_scope
 
 from emanet.config import merge_cfg_options, read_config
-from emanet.deploy.backend_option import check_backend_option
-from emanet.deploy.backends import backend_model_cfg, is_exported_model
+from emanet.deploy.runtime.backend_option import check_backend_option
+from emanet.deploy.runtime.backends import backend_model_cfg
+from emanet.deploy.runtime.model_files import is_exported_model
 from emanet.engine.checkpoint.loading import load_checkpoint
 from emanet.models.builder import build_model_outside_runner
 from emanet.registry import DATASETS, MODELS, TRANSFORMS
@@ -70,7 +71,7 @@ def init_model(config: Union[str, Path, Config],
             not used by an exported model.
         cfg_options (dict, optional): overrides merged into the config.
         backend (str, optional): for an exported model, a key of
-            :data:`emanet.deploy.backends.BACKENDS` (default
+            :data:`emanet.deploy.runtime.backends.BACKENDS` (default
             ``'onnxruntime'``; ``'openvino'`` for an ``.xml``).
         strict (bool): refuse a checkpoint that lacks weights of the model
             or holds weights it does not have; ``False`` loads the matching

@@ -14,10 +14,9 @@ from mmengine.config import Config, ConfigDict
 from mmengine.device import get_device
 
 from emanet.config import load_config, work_dir_source
-from emanet.deploy.backend_option import check_backend_option
-from emanet.deploy.backends import (
-    backend_model_cfg,
-    backend_of,
+from emanet.deploy.runtime.backend_option import check_backend_option
+from emanet.deploy.runtime.backends import backend_model_cfg, backend_of
+from emanet.deploy.runtime.model_files import (
     exported_input_shape,
     is_exported_model,
 )

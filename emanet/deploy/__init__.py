@@ -1,9 +1,10 @@
-"""Deployment: the PyTorch inference fast path, ONNX export and segmentors
-running an exported file in ONNX Runtime or OpenVINO.
+"""Deployment, in two halves.
 
-``from emanet.deploy import prepare_for_inference`` is the fast path's
-import path. :mod:`emanet.deploy.export` and :mod:`emanet.deploy.backends`
-import the runtimes (the ``deploy`` extra) only when used.
+- :mod:`emanet.deploy.fast_path`: the PyTorch inference fast path used by
+  the engine (``from emanet.deploy import prepare_for_inference``).
+- :mod:`emanet.deploy.runtime`: ONNX export, the segmentors running an
+  exported file in ONNX Runtime or OpenVINO, and int8 quantization; the
+  runtimes (the ``deploy`` extra) are imported only when used.
 """
 from .fast_path import prepare_for_inference
 

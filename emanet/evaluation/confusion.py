@@ -1,5 +1,9 @@
 """Confusion matrices of a data set: from prediction PNGs or a model.
 
+:func:`confusion_from_model` is the one "run a model over a split and
+count" of the toolbox: the confusion-matrix tool and quantization's
+accuracy check (:func:`emanet.deploy.runtime.quantize.evaluate`) use it.
+
 The counts are the ones :class:`~emanet.evaluation.IoUMetric` sums (rows:
 ground truth, columns: prediction, ignored pixels left out), so the
 row-normalised diagonal is its per-class ``Acc`` and
@@ -11,10 +15,12 @@ import csv
 import io
 import json
 import os.path as osp
+import time
 from typing import (
     Any,
     Callable,
     Iterable,
+    NamedTuple,
     Optional,
     Sequence,
 )
@@ -148,14 +154,26 @@ def confusion_from_prediction_dir(
     return counts
 
 
+class ModelCounts(NamedTuple):
+    """What :func:`confusion_from_model` counted."""
+
+    counts: np.ndarray  # [C, C] int64, rows ground truth
+    seconds: float  # in test_step: preprocessing, network, resize, argmax
+    num_images: int
+
+
 def confusion_from_model(
         model: torch.nn.Module,
         dataset: Any,
         ignore_index: int = 255,
         out_dir: Optional[str] = None,
-        progress: Optional[Callable[[Iterable], Iterable]] = None
-) -> np.ndarray:
-    """Counts ``[C, C]`` of ``model`` run over ``dataset``.
+        progress: Optional[Callable[[Iterable], Iterable]] = None,
+        indices: Optional[Sequence[int]] = None) -> ModelCounts:
+    """Run ``model`` over ``dataset`` and count: the one loop doing it.
+
+    Each image is a one-image batch of its own pipeline, as the test data
+    loader gives it; only ``test_step`` is timed (loading the image and
+    counting are not).
 
     Args:
         model: a segmentor in eval mode (``init_model``; exported models
@@ -165,20 +183,29 @@ def confusion_from_model(
         out_dir: if set, also write each prediction PNG there, as
             ``tools/test.py --out`` does.
         progress: wraps the sample indices (e.g. a tqdm bar).
+        indices: the images to run (all by default).
+
+    Returns:
+        ModelCounts: counts ``[C, C]``, seconds in ``test_step`` and the
+        number of images.
     """
     num_classes = len(dataset.metainfo['classes'])
     counts = np.zeros((num_classes, num_classes), dtype=np.int64)
-    indices = range(len(dataset))
+    indices = range(len(dataset)) if indices is None else list(indices)
+    seconds = 0.0
     for idx in (progress(indices) if progress else indices):
+        batch = pseudo_collate([dataset[idx]])
+        start = time.perf_counter()
         with torch.no_grad():
-            result = model.test_step(pseudo_collate([dataset[idx]]))[0]
+            result = model.test_step(batch)[0]
+        seconds += time.perf_counter() - start
         pred = result.pred_sem_seg.data[0].cpu().numpy()  # [H, W]
         gt = _ground_truth(result)
         counts += confusion_counts(pred, gt, num_classes, ignore_index)
         if out_dir is not None:
             write_prediction(out_dir, result.img_path, pred,
                              result.get('reduce_zero_label', False))
-    return counts
+    return ModelCounts(counts, seconds, len(indices))
 
 
 def counts_csv(counts: np.ndarray, classes: Sequence[str]) -> str:

@@ -1,22 +1,25 @@
-"""What the benchmark tools share: timing, peak memory, the device line and
-random input batches.
+"""What the benchmark tools share: timing, peak memory, the device line,
+the images they time and the comparison of their predictions.
 
 Used by ``tools/analysis_tools/benchmark.py`` (inference),
 ``benchmark_train.py`` (training steps), ``benchmark_backends.py`` (CPU
 inference paths side by side) and ``tools/deployment/pytorch2onnx.py``
-(``--verify`` without a test set).
+(``--verify``).
 """
+import copy
 import ctypes
 import platform
 import resource
 import time
-from typing import Dict, List, Optional, Tuple, Union
+from typing import Callable, Dict, List, Optional, Tuple, TypeVar, Union
 
 import torch
+from mmengine.config import Config
 from mmengine.structures import PixelData
 
 from emanet.structures import SegDataSample
 
+from .errors import UserError
 from .precision import cpu_description
 
 DeviceType = Union[str, torch.device]
@@ -42,6 +45,32 @@ class Timer:
         """Seconds (``time.perf_counter``) once queued work is done."""
         self.sync()
         return time.perf_counter()
+
+
+Result = TypeVar('Result')
+
+
+class CallClock:
+    """``call`` that adds up the seconds it runs in ``seconds``.
+
+    E.g. a backend segmentor's ``run_network`` put in its own place
+    (``with segmentor.use_network(clock):``), so that the time inside the
+    runtime shows apart from the time around it.
+
+    Args:
+        call: the function to time.
+    """
+
+    def __init__(self, call: Callable[..., Result]) -> None:
+        self.call = call
+        self.seconds = 0.0
+
+    def __call__(self, *args) -> Result:
+        start = time.perf_counter()
+        try:
+            return self.call(*args)
+        finally:
+            self.seconds += time.perf_counter() - start
 
 
 def _reset_cpu_peak() -> bool:
@@ -159,3 +188,64 @@ def random_batches(shape: Tuple[int, int], num: int, seed: int = 0,
             samples.append(sample)
         batches.append(dict(inputs=inputs, data_samples=samples))
     return batches
+
+
+def config_test_shape(cfg: Config) -> Tuple[int, int]:
+    """``(H, W)`` of test images: the test ``Resize`` scale or crop size."""
+    pipeline = cfg.get('test_pipeline') or \
+        cfg.get('test_dataloader', {}).get('dataset', {}).get('pipeline', [])
+    for transform in pipeline:
+        if transform.get('type') == 'Resize' and transform.get('scale'):
+            scale = transform['scale']
+            # mmcv scales are (w, h); keep_ratio treats them as (long, short)
+            return (min(scale), max(scale)) if transform.get(
+                'keep_ratio') else (scale[1], scale[0])
+    crop = cfg.get('crop_size')
+    if crop:
+        return tuple(crop)
+    raise UserError('no test Resize scale or crop_size in the config; '
+                    'pass --shape H W')
+
+
+def network_input_shape(cfg: Config) -> Tuple[int, int]:
+    """``(H, W)`` the network sees at test time: the slide crop or the
+    test image size."""
+    test_cfg = cfg.model.get('test_cfg') or {}
+    if test_cfg.get('mode') == 'slide':
+        crop = test_cfg['crop_size']
+        return (crop, crop) if isinstance(crop, int) else tuple(crop)
+    return config_test_shape(cfg)
+
+
+def load_test_batches(cfg: Config, num: int) -> Optional[List[dict]]:
+    """Up to ``num`` single-image batches of the test set (cycled).
+
+    Returns None when the test set cannot be built (files missing).
+    """
+    from mmengine.dataset import pseudo_collate
+
+    from emanet.registry import DATASETS
+    try:
+        dataset = DATASETS.build(copy.deepcopy(cfg.test_dataloader.dataset))
+        if len(dataset) == 0:
+            return None
+    except (FileNotFoundError, KeyError, ValueError, OSError,
+            UserError) as err:
+        print(f'test set not available ({type(err).__name__}: '
+              f'{str(err).splitlines()[0] if str(err) else ""}); '
+              'using random images')
+        return None
+    cache = [dataset[i] for i in range(min(num, len(dataset)))]
+    return [pseudo_collate([cache[i % len(cache)]]) for i in range(num)]
+
+
+def compare(reference: List[SegDataSample],
+            other: List[SegDataSample]) -> Tuple[float, float]:
+    """Max ``|dlogit|`` and the fraction of pixels with the same label."""
+    max_diff, same, total = 0.0, 0, 0
+    for ref, out in zip(reference, other):
+        diff = (ref.seg_logits.data.float() - out.seg_logits.data.float())
+        max_diff = max(max_diff, diff.abs().max().item())
+        same += (ref.pred_sem_seg.data == out.pred_sem_seg.data).sum().item()
+        total += ref.pred_sem_seg.data.numel()
+    return max_diff, same / total

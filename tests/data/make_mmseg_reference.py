@@ -2,8 +2,9 @@
 
 Needs ``mmsegmentation==1.2.2`` (``pip install mmsegmentation==1.2.2
 --no-deps``); the tests themselves do not. mmseg refuses to import with
-mmcv-lite, so its version check and compiled-op module are stubbed here
-(EMANet uses no compiled op).
+mmcv-lite: :func:`emanet.utils.mmseg_import.import_mmseg` passes its
+version check and stubs its compiled-op module for the import (EMANet
+uses no compiled op).
 
     python tests/data/make_mmseg_reference.py
 
@@ -25,9 +26,10 @@ import gzip
 import json
 import os.path as osp
 import sys
-import types
 
 import torch
+
+from emanet.utils.mmseg_import import import_mmseg
 
 HERE = osp.dirname(osp.abspath(__file__))
 ROOT = osp.dirname(osp.dirname(HERE))
@@ -63,28 +65,6 @@ TINY_MODEL = dict(
     train_cfg=dict(),
     test_cfg=dict(mode='whole'))
 SLIDE_CFG = dict(mode='slide', crop_size=(24, 40), stride=(16, 24))
-
-
-def import_mmseg():
-    """Import mmseg with mmcv-lite: fake version, stub compiled ops."""
-    import mmcv
-    mmcv.__version__ = '2.1.0'
-
-    def stub(name):
-        if name.startswith('__'):
-            raise AttributeError(name)
-        return lambda *args, **kwargs: None
-
-    for name in ('mmcv._ext', 'prettytable'):
-        try:
-            __import__(name)
-        except ImportError:
-            module = types.ModuleType(name)
-            module.__getattr__ = stub
-            module.PrettyTable = object
-            sys.modules[name] = module
-    from mmseg.utils import register_all_modules
-    register_all_modules()
 
 
 def make_batch(seed: int = 0):
@@ -188,7 +168,9 @@ def full_model_keys() -> dict:
 
 
 def main() -> None:
-    import_mmseg()
+    if import_mmseg() is None:
+        sys.exit('mmsegmentation is not installed: pip install --no-deps '
+                 'mmsegmentation==1.2.2')
     from mmengine.registry import DefaultScope
     DefaultScope.get_instance('make_reference', scope_name='mmseg')
     tiny = make_tiny()

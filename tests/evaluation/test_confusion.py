@@ -1,18 +1,24 @@
 """Confusion counts, their normalisation, scores and files."""
 import csv
 import json
+import time
 
 import cv2
 import numpy as np
 import pytest
+import torch
+from mmengine.structures import PixelData
 
 from emanet.evaluation.confusion import (
+    confusion_from_model,
     counts_csv,
     prediction_file,
     read_prediction,
     write_confusion_files,
     write_prediction,
 )
+from emanet.evaluation.iou import confusion_counts
+from emanet.structures import SegDataSample
 from emanet.utils.errors import BadDataError, MissingDataError
 
 CLASSES = ['road', 'person', 'rider']
@@ -69,3 +75,56 @@ def test_bad_predictions_are_named(tmp_path):
     text.write_text('not a picture')
     with pytest.raises(BadDataError, match='cannot decode'):
         read_prediction(str(text), 19)
+
+
+class LabelSet:
+    """Three 2x3 images whose ground truth is given; 255 is ignored."""
+
+    metainfo = dict(classes=CLASSES)
+    labels = [np.array([[0, 0, 1], [1, 2, 255]]),
+              np.array([[2, 2, 2], [0, 255, 1]]),
+              np.array([[1, 1, 0], [0, 0, 0]])]
+
+    def __len__(self):
+        return len(self.labels)
+
+    def __getitem__(self, idx):
+        sample = SegDataSample(metainfo=dict(img_path=f'/d/img{idx}.png'))
+        sample.gt_sem_seg = PixelData(
+            data=torch.as_tensor(self.labels[idx])[None])  # [1, H, W]
+        return dict(inputs=torch.zeros(3, 2, 3), data_samples=sample)
+
+
+class ShiftedModel:
+    """Predicts (label + 1) mod 3, taking 10 ms per test_step."""
+
+    def test_step(self, batch):
+        time.sleep(0.01)
+        sample = batch['data_samples'][0]
+        gt = sample.gt_sem_seg.data  # [1, H, W]
+        sample.pred_sem_seg = PixelData(data=(gt % 255 + 1) % 3)
+        return [sample]
+
+
+def test_model_over_chosen_images_counted_timed_and_written(tmp_path):
+    dataset, seen = LabelSet(), []
+
+    def progress(items):
+        seen.extend(items)
+        return items
+
+    run = confusion_from_model(ShiftedModel(), dataset, out_dir=str(
+        tmp_path), progress=progress, indices=[2, 0])
+    assert seen == [2, 0] and run.num_images == 2
+    expected = sum(confusion_counts((gt % 255 + 1) % 3, gt, 3)
+                   for gt in (dataset.labels[2], dataset.labels[0]))
+    np.testing.assert_array_equal(run.counts, expected)
+    assert run.counts.sum() == 11  # one ignored pixel left out
+    assert 0.02 <= run.seconds < 1.0  # test_step only
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['img0.png',
+                                                          'img2.png']
+    np.testing.assert_array_equal(
+        read_prediction(str(tmp_path / 'img0.png'), 3),
+        (dataset.labels[0] % 255 + 1) % 3)
+    whole = confusion_from_model(ShiftedModel(), dataset)
+    assert whole.num_images == 3 and whole.counts.sum() == 16

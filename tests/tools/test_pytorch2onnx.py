@@ -8,7 +8,7 @@ import pytest
 from tiny_demo import TOOLS_EXTRA, write_tiny_config
 from tool_loader import load_tool
 
-from emanet.deploy.backends import BACKENDS, DEFAULT_BACKEND
+from emanet.deploy.runtime.backends import BACKENDS, DEFAULT_BACKEND
 
 # Float-rounding sensitive: the README test command runs these again as
 # on an AVX2-only CPU.

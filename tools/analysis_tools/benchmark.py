@@ -21,29 +21,25 @@ import tempfile
 from typing import Any, Dict, List, Optional
 
 import torch
-from mmengine.registry import init_default_scope
 
 import emanet  # noqa: F401  (creates the 'emanet' registry scope)
 from emanet.apis import init_model, resolve_device
-from emanet.apis.early_checks import check_model_file
-from emanet.apis.tool_run import prepare_demo_data
+from emanet.apis.tool_run import prepare_tool_run
 from emanet.config import CfgOptionsAction, load_config
 from emanet.deploy import prepare_for_inference
-from emanet.deploy.backend_option import check_backend_option
-from emanet.deploy.backends import (
+from emanet.deploy.runtime.backend_option import check_backend_option
+from emanet.deploy.runtime.backends import (
     BACKENDS,
     DEFAULT_BACKEND,
     backend_of,
-    is_exported_model,
 )
-from emanet.deploy.export import (
-    compare,
-    config_test_shape,
-    load_test_batches,
-)
+from emanet.deploy.runtime.model_files import is_exported_model
 from emanet.utils.benchmarking import (
     Timer,
+    compare,
+    config_test_shape,
     device_description,
+    load_test_batches,
     peak_memory,
     random_batches,
     reset_peak_memory,
@@ -171,12 +167,10 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     if args.threads:
         torch.set_num_threads(args.threads)
     cfg = load_config(args.config, args.cfg_options)
-    if args.checkpoint is not None:
-        check_model_file(args.checkpoint, 'model file')
     device = resolve_device(args.device)
-    if not args.shape:  # the timed images come from the test set
-        prepare_demo_data(cfg)
-    init_default_scope(cfg.get('default_scope', 'emanet'))
+    # the timed images come from the test set unless --shape
+    prepare_tool_run(cfg, model_file=args.checkpoint,
+                     demo_data=not args.shape)
     for name, default in DEFAULTS[device.type].items():
         if getattr(args, name) is None:
             setattr(args, name, default)

@@ -20,8 +20,9 @@ then), whose speed ratio (median over rounds of the pair's time ratio)
 ends the output: ``mmseg``, mmsegmentation's own model with the same weights
 (needs ``pip install --no-deps mmsegmentation==1.2.2``; skipped without
 it), for ``plain``; ``<runtime>-direct``, the runtime called directly on
-the same file with the same normalisation, resize and argmax written out
-(whole inference only), for each runtime path; for these pairs the
+the same file (a backend segmentor of its own, through its
+``run_network``) with the same normalisation, resize and argmax written
+out (whole inference only), for each runtime path; for these pairs the
 time outside the runtime call is printed too (preprocessing, resizes,
 argmax and glue: what the toolbox adds, apart from the runtime's own
 variation).
@@ -34,43 +35,74 @@ Example::
 """
 import argparse
 import copy
+import functools
 import os.path as osp
 import statistics
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from typing import Callable, Dict, List, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
-from mmengine.registry import init_default_scope
+from mmengine.config import Config
 from mmengine.structures import PixelData
 from torch.nn.modules.batchnorm import _BatchNorm
 
 import emanet  # noqa: F401  (creates the 'emanet' registry scope)
 from emanet.apis import init_model
+from emanet.apis.tool_run import prepare_tool_run
 from emanet.config import CfgOptionsAction, load_config
 from emanet.deploy import prepare_for_inference
-from emanet.deploy.export import (
-    INPUT_NAME,
+from emanet.deploy.runtime.export import export_onnx
+from emanet.structures import SegDataSample
+from emanet.utils.benchmarking import (
+    CallClock,
     compare,
     config_test_shape,
-    export_onnx,
+    device_description,
     network_input_shape,
+    random_batches,
 )
-from emanet.structures import SegDataSample
-from emanet.utils.benchmarking import device_description, random_batches
 from emanet.utils.errors import DEBUG_HELP, run_tool
 from emanet.utils.precision import bf16_is_native
 
-PATHS = ('plain', 'ours-fp32', 'ours-fp32-nokernels', 'ours-bf16',
-         'onnxruntime-fp32', 'openvino-f32', 'openvino-bf16',
-         'openvino-int8', 'mmseg', 'onnxruntime-fp32-direct',
-         'openvino-f32-direct', 'openvino-bf16-direct')
 DIRECT = '-direct'
-# per path: seconds inside the runtime call in the current round, so that
-# the time around it (preprocessing, resizes, argmax, glue) shows apart
-RUNTIME_SECONDS: Dict[str, float] = {}
+
+
+@dataclass
+class Setup:
+    """What every path is built from: the config, its plain model (random
+    weights and BatchNorm), its ONNX export and the timed batches."""
+
+    cfg: Config
+    model: torch.nn.Module
+    onnx_file: str
+    batches: List[dict]
+    slide: bool
+
+
+@dataclass
+class Timed:
+    """A built path: ``run(batch)`` gives ``test_step``'s samples; with a
+    ``clock``, the seconds spent inside the runtime call add up there."""
+
+    run: Callable[[dict], list]
+    clock: Optional[CallClock] = None
+
+
+@dataclass(frozen=True)
+class PathSpec:
+    """One path of the table: how to build it (``build(path, setup)``,
+    None when skipped, with a line saying why), the path it is held
+    against, and its runtime and precision where it has them."""
+
+    name: str
+    build: Callable[['PathSpec', Setup], Optional[Timed]]
+    reference: Optional[str] = None
+    backend: Optional[str] = None
+    precision: str = 'fp32'
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -82,7 +114,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         help='images per path per round (default 2)')
     parser.add_argument('--repeat', type=int, default=3,
                         help='rounds; the median is reported (default 3)')
-    parser.add_argument('--paths', nargs='+', choices=PATHS,
+    parser.add_argument('--paths', nargs='+', choices=list(PATHS),
                         default=list(PATHS))
     parser.add_argument('--threads', type=int)
     parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction)
@@ -104,12 +136,86 @@ def randomise_bn(model: torch.nn.Module, seed: int = 0) -> None:
                 bn.bias.copy_(torch.rand(n, generator=gen) - 0.5)
 
 
+def no_grad(test_step: Callable[[dict], list]) -> Callable[[dict], list]:
+    """``test_step`` under ``torch.no_grad``, as ``benchmark.py`` runs
+    it."""
+    def run(batch: dict) -> list:
+        with torch.no_grad():
+            return test_step(batch)
+    return run
+
+
+def build_plain(path: PathSpec, setup: Setup) -> Timed:
+    return Timed(no_grad(setup.model.test_step))
+
+
+def build_fast(path: PathSpec, setup: Setup, kernels: bool = True) -> Timed:
+    """The fast path on a copy; without ``kernels``: what they are worth."""
+    options = dict(amp='bf16' if path.precision == 'bf16' else None)
+    if not kernels:
+        options.update(winograd=False, split_convs=False, fuse_relu=False)
+    return Timed(prepare_for_inference(copy.deepcopy(setup.model),
+                                       **options).test_step)
+
+
+def open_runtime(path: PathSpec, setup: Setup) -> torch.nn.Module:
+    """The backend segmentor of the path's runtime and precision."""
+    return init_model(setup.cfg, setup.onnx_file, backend=path.backend,
+                      amp='bf16' if path.precision == 'bf16' else None)
+
+
+def build_runtime(path: PathSpec, setup: Setup) -> Timed:
+    """``test_step`` of the backend segmentor, its runtime call timed."""
+    segmentor = open_runtime(path, setup)
+    clock = CallClock(segmentor.run_network)
+
+    def run(batch: dict) -> list:  # as benchmark.py
+        with segmentor.use_network(clock), torch.no_grad():
+            return segmentor.test_step(batch)
+    return Timed(run, clock)
+
+
+def build_direct(path: PathSpec, setup: Setup) -> Optional[Timed]:
+    """The runtime called on its own (``run_network`` of a segmentor of
+    its own), with the same pre/post-processing as ``test_step`` written
+    out: BGR->RGB, normalise, network, bilinear resize to the image,
+    argmax (as ``max``'s indices, like ``BaseSegmentor``). One image per
+    call, no padding (whole inference)."""
+    if setup.slide:
+        print(f'{path.name}: skipped, written for whole inference')
+        return None
+    clock = CallClock(open_runtime(path, setup).run_network)
+    pre = setup.cfg.model.data_preprocessor
+    mean = torch.tensor(pre['mean'], dtype=torch.float32).view(-1, 1, 1)
+    std = torch.tensor(pre['std'], dtype=torch.float32).view(-1, 1, 1)
+    swap = pre.get('bgr_to_rgb', False) or pre.get('rgb_to_bgr', False)
+    align_corners = setup.cfg.model.decode_head.get('align_corners', False)
+
+    def run(batch: dict) -> list:
+        samples = []
+        with torch.no_grad():
+            for img, sample in zip(batch['inputs'], batch['data_samples']):
+                img = img[[2, 1, 0]] if swap else img  # [3, H, W]
+                x = (img.float() - mean).div_(std)[None]  # [1, 3, H, W]
+                logits = torch.from_numpy(clock(x.numpy()))  # [1, K, h, w]
+                logits = F.interpolate(
+                    logits, tuple(sample.ori_shape), mode='bilinear',
+                    align_corners=align_corners)[0]  # [K, H, W]
+                out = SegDataSample(metainfo=sample.metainfo)
+                out.seg_logits = PixelData(data=logits)
+                out.pred_sem_seg = PixelData(
+                    data=logits.max(dim=0, keepdim=True)[1])  # [1, H, W]
+                samples.append(out)
+        return samples
+    return Timed(run, clock)
+
+
 def quantized_file(cfg, onnx_file: str, batches: List[dict]) -> str:
     """``onnx_file`` quantized to int8 beside it, calibrated on
     ``batches`` (the quantize tool's defaults otherwise)."""
     import openvino as ov
 
-    from emanet.deploy.quantize import (
+    from emanet.deploy.runtime.quantize import (
         CalibrationData,
         quantize_network,
         save_ir,
@@ -125,135 +231,79 @@ def quantized_file(cfg, onnx_file: str, batches: List[dict]) -> str:
     return int8_file
 
 
+def build_int8(path: PathSpec, setup: Setup) -> Timed:
+    int8 = init_model(setup.cfg, quantized_file(
+        setup.cfg, setup.onnx_file, setup.batches))
+    return Timed(no_grad(int8.test_step))
+
+
 def mmseg_runner(cfg, model: torch.nn.Module) -> Optional[Callable]:
     """mmsegmentation's own model of the config, with ``model``'s weights
-    (state-dict keys are the same), or None without mmsegmentation.
-
-    mmseg refuses mmcv-lite at import: its version check is passed for
-    the import only, and its compiled-op module stubbed (EMANet uses
-    none).
-    """
-    import importlib.util
-    import types
-
-    if importlib.util.find_spec('mmseg') is None:
-        return None
-    import mmcv
-
-    def no_op(attr: str) -> Callable:
-        if attr.startswith('__'):  # keep the import machinery's answers
-            raise AttributeError(attr)
-        return lambda *args, **kwargs: None
-
-    stubs = []
-    for missing in ('mmcv._ext', 'prettytable', 'ftfy', 'regex'):
-        try:
-            __import__(missing)
-        except ImportError:
-            stub = types.ModuleType(missing)
-            stub.__getattr__ = no_op
-            stub.PrettyTable = object
-            sys.modules[missing] = stub
-            stubs.append(missing)
-    version, mmcv.__version__ = mmcv.__version__, '2.1.0'
-    try:
-        import mmseg  # noqa: F401
-        from mmseg.registry import MODELS as MMSEG_MODELS
-        from mmseg.utils import register_all_modules
-        register_all_modules(init_default_scope=False)
-    finally:  # the rest of the process sees mmcv-lite as it is
-        mmcv.__version__ = version
-        for missing in stubs:
-            del sys.modules[missing]
+    (state-dict keys are the same), or None without mmsegmentation."""
     from mmengine.registry import DefaultScope
 
     from emanet.models.builder import revert_sync_bn_cfg
+    from emanet.utils.mmseg_import import import_mmseg
 
+    mmseg_models = import_mmseg()
+    if mmseg_models is None:
+        return None
     model_cfg = copy.deepcopy(cfg.model)
     model_cfg.pretrained = None
     revert_sync_bn_cfg(model_cfg)  # as init_model: one process, BN
     with DefaultScope.overwrite_default_scope('mmseg'):
-        reference = MMSEG_MODELS.build(model_cfg)
+        reference = mmseg_models.build(model_cfg)
     reference.load_state_dict(model.state_dict(), strict=True)
     reference.eval()
-
-    def run(batch):
-        with torch.no_grad():
-            return reference.test_step(batch)
-    return run
+    return no_grad(reference.test_step)
 
 
-def clocked(name: str, call: Callable) -> Callable:
-    """``call``, adding the seconds it runs to ``RUNTIME_SECONDS[name]``."""
-    def timed(*args):
-        start = time.perf_counter()
-        try:
-            return call(*args)
-        finally:
-            RUNTIME_SECONDS[name] = (RUNTIME_SECONDS.get(name, 0.0) +
-                                     time.perf_counter() - start)
-    return timed
+def build_mmseg(path: PathSpec, setup: Setup) -> Optional[Timed]:
+    run = mmseg_runner(setup.cfg, setup.model)
+    if run is None:
+        print(f'{path.name}: skipped, mmsegmentation is not installed '
+              '(pip install --no-deps mmsegmentation==1.2.2)')
+        return None
+    return Timed(run)
 
 
-def direct_runner(cfg, onnx_file: str, name: str) -> Callable:
-    """The runtime called on its own, with the same pre/post-processing
-    as ``test_step`` written out: BGR->RGB, normalise, network, bilinear
-    resize to the image, argmax (as ``max``'s indices, like
-    ``BaseSegmentor``). Runtime defaults, but the precision and torch's
-    thread count; one image per call, no padding (whole inference)."""
-    backend, precision = name[:-len(DIRECT)].split('-')
-    pre = cfg.model.data_preprocessor
-    mean = torch.tensor(pre['mean'], dtype=torch.float32).view(-1, 1, 1)
-    std = torch.tensor(pre['std'], dtype=torch.float32).view(-1, 1, 1)
-    swap = pre.get('bgr_to_rgb', False) or pre.get('rgb_to_bgr', False)
-    align_corners = cfg.model.decode_head.get('align_corners', False)
-    threads = torch.get_num_threads()
-    if backend == 'onnxruntime':
-        import onnxruntime as ort
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        session = ort.InferenceSession(onnx_file, options,
-                                       providers=['CPUExecutionProvider'])
+def runtime_path(backend: str, precision: str) -> PathSpec:
+    """A runtime in ``test_step``, held against the same runtime called
+    directly."""
+    name = f'{backend}-{precision}'
+    return PathSpec(name, build_runtime, name + DIRECT, backend, precision)
 
-        def network(array):
-            return session.run(None, {INPUT_NAME: array})[0]
-    else:
-        import openvino as ov
-        request = ov.Core().compile_model(onnx_file, 'CPU', {
-            'INFERENCE_PRECISION_HINT': precision,
-            'INFERENCE_NUM_THREADS': threads}).create_infer_request()
 
-        def network(array):
-            request.infer({0: array}, share_inputs=True)
-            return request.get_output_tensor(0).data
-    network = clocked(name, network)
+def direct_path(backend: str, precision: str) -> PathSpec:
+    """The runtime called directly: the reference of :func:`runtime_path`.
+    """
+    return PathSpec(f'{backend}-{precision}{DIRECT}', build_direct, None,
+                backend, precision)
 
-    def run(batch):
-        samples = []
-        with torch.no_grad():
-            for img, sample in zip(batch['inputs'], batch['data_samples']):
-                img = img[[2, 1, 0]] if swap else img  # [3, H, W]
-                x = (img.float() - mean).div_(std)[None]  # [1, 3, H, W]
-                logits = torch.from_numpy(network(x.numpy()))  # [1, K, h, w]
-                logits = F.interpolate(
-                    logits, tuple(sample.ori_shape), mode='bilinear',
-                    align_corners=align_corners)[0]  # [K, H, W]
-                out = SegDataSample(metainfo=sample.metainfo)
-                out.seg_logits = PixelData(data=logits)
-                out.pred_sem_seg = PixelData(
-                    data=logits.max(dim=0, keepdim=True)[1])  # [1, H, W]
-                samples.append(out)
-        return samples
-    return run
+
+# name -> path, in the default order of --paths
+PATHS: Dict[str, PathSpec] = {path.name: path for path in (
+    PathSpec('plain', build_plain, reference='mmseg'),
+    PathSpec('ours-fp32', build_fast),
+    PathSpec('ours-fp32-nokernels',
+             functools.partial(build_fast, kernels=False)),
+    PathSpec('ours-bf16', build_fast, precision='bf16'),
+    runtime_path('onnxruntime', 'fp32'),
+    runtime_path('openvino', 'f32'),
+    runtime_path('openvino', 'bf16'),
+    PathSpec('openvino-int8', build_int8, backend='openvino',
+             precision='int8'),
+    PathSpec('mmseg', build_mmseg),
+    direct_path('onnxruntime', 'fp32'),
+    direct_path('openvino', 'f32'),
+    direct_path('openvino', 'bf16'))}
 
 
 def reference_of(name: str) -> Optional[str]:
     """The path a toolbox path is held against: the runtime called
     directly for a runtime in ``test_step``, mmsegmentation's model for the
     plain model."""
-    if name == 'plain':
-        return 'mmseg'
-    return name + DIRECT if name + DIRECT in PATHS else None
+    return PATHS[name].reference
 
 
 def paired_order(names: List[str]) -> List[str]:
@@ -289,57 +339,19 @@ def speed_vs_reference(times: Dict[str, List[float]]
     return gaps
 
 
-def build_paths(cfg, model, onnx_file: str, names: List[str],
-                batches: List[dict]) -> Dict[str, Callable]:
-    """``{path name: callable running one batch}``."""
+def build_paths(setup: Setup, names: List[str]) -> Dict[str, Timed]:
+    """``{path name: built path}``, skipped paths left out."""
     native = bf16_is_native('cpu')
-    runners = {}
+    built = {}
     for name in names:
-        if name.endswith('bf16') and not native:
+        path = PATHS[name]
+        if path.precision == 'bf16' and not native:
             print(f'{name}: skipped, this CPU would emulate bf16')
             continue
-        if name == 'plain':
-            plain = model
-
-            def run(batch, plain=plain):
-                with torch.no_grad():
-                    return plain.test_step(batch)
-        elif name.startswith('ours'):
-            options = dict(amp='bf16' if name.endswith('bf16') else None)
-            if name.endswith('nokernels'):  # what the kernels are worth
-                options.update(winograd=False, split_convs=False,
-                               fuse_relu=False)
-            run = prepare_for_inference(copy.deepcopy(model),
-                                        **options).test_step
-        elif name == 'openvino-int8':
-            int8 = init_model(cfg, quantized_file(cfg, onnx_file, batches))
-
-            def run(batch, int8=int8):  # as benchmark.py
-                with torch.no_grad():
-                    return int8.test_step(batch)
-        elif name == 'mmseg':
-            run = mmseg_runner(cfg, model)
-            if run is None:
-                print(f'{name}: skipped, mmsegmentation is not installed '
-                      '(pip install --no-deps mmsegmentation==1.2.2)')
-                continue
-        elif name.endswith(DIRECT):
-            if (model.test_cfg or {}).get('mode') == 'slide':
-                print(f'{name}: skipped, written for whole inference')
-                continue
-            run = direct_runner(cfg, onnx_file, name)
-        else:
-            backend, precision = name.split('-')
-            segmentor = init_model(
-                cfg, onnx_file, backend=backend,
-                amp='bf16' if precision == 'bf16' else None)
-            segmentor._run = clocked(name, segmentor._run)
-
-            def run(batch, segmentor=segmentor):  # as benchmark.py
-                with torch.no_grad():
-                    return segmentor.test_step(batch)
-        runners[name] = run
-    return runners
+        timed = path.build(path, setup)
+        if timed is not None:
+            built[name] = timed
+    return built
 
 
 def main(argv: Optional[List[str]] = None) -> Dict[str, dict]:
@@ -347,7 +359,7 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, dict]:
     if args.threads:
         torch.set_num_threads(args.threads)
     cfg = load_config(args.config, args.cfg_options)
-    init_default_scope('emanet')
+    prepare_tool_run(cfg)
     shape = tuple(args.shape) if args.shape else config_test_shape(cfg)
     model = init_model(cfg, None, device='cpu')
     randomise_bn(model)
@@ -359,30 +371,32 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, dict]:
                 network_input_shape(cfg) if slide else shape)
     print(f'exported in {time.perf_counter() - start:.1f} s')
     batches = random_batches(shape, args.num_images)
-    runners = build_paths(cfg, model, onnx_file,
-                          paired_order(args.paths), batches)
+    runners = build_paths(Setup(cfg, model, onnx_file, batches, slide),
+                          paired_order(args.paths))
     mode = 'slide' if slide else 'whole'
     print(f'settings: config={osp.basename(args.config)}, image '
           f'{shape[0]}x{shape[1]}, test_cfg.mode={mode}, '
           f'{device_description("cpu")}, torch {torch.__version__}',
           flush=True)
-    outputs = {name: run(batches[0]) for name, run in runners.items()}
+    outputs = {name: timed.run(batches[0])
+               for name, timed in runners.items()}
     times: Dict[str, List[float]] = {name: [] for name in runners}
     outside: Dict[str, List[float]] = {name: [] for name in runners}
     for round_ in range(args.repeat):
         # every other round backwards: each path of a pair goes first as
         # often as the other (what ran before can slow the next one)
         order = list(runners.items())
-        for name, run in order[::-1] if round_ % 2 else order:
-            RUNTIME_SECONDS.pop(name, None)
+        for name, timed in order[::-1] if round_ % 2 else order:
+            if timed.clock is not None:
+                timed.clock.seconds = 0.0
             start = time.perf_counter()
             for batch in batches:
-                run(batch)
+                timed.run(batch)
             seconds = time.perf_counter() - start
             times[name].append(1000 * seconds / len(batches))
-            if name in RUNTIME_SECONDS:
+            if timed.clock is not None:
                 outside[name].append(1000 * (
-                    seconds - RUNTIME_SECONDS[name]) / len(batches))
+                    seconds - timed.clock.seconds) / len(batches))
         print(f'round {round_ + 1}: ' + ', '.join(
             f'{n} {t[-1]:.0f}' for n, t in times.items()), flush=True)
     results = {}

@@ -29,11 +29,10 @@ from tqdm import tqdm
 
 import emanet  # noqa: F401  (creates the 'emanet' registry scope)
 from emanet.apis import init_model, resolve_device
-from emanet.apis.early_checks import check_model_file
-from emanet.apis.tool_run import prepare_demo_data
+from emanet.apis.tool_run import prepare_tool_run
 from emanet.config import CfgOptionsAction, load_config
 from emanet.datasets.builder import build_split_dataset
-from emanet.deploy.backends import BACKENDS
+from emanet.deploy.runtime.backends import BACKENDS
 from emanet.evaluation.confusion import (
     confusion_from_model,
     confusion_from_prediction_dir,
@@ -121,7 +120,8 @@ def compute(args: argparse.Namespace, cfg: Config, dataset) -> np.ndarray:
                        backend=args.backend)
     os.makedirs(args.prediction_path, exist_ok=True)
     return confusion_from_model(model, dataset, ignore,
-                                out_dir=args.prediction_path, progress=bar)
+                                out_dir=args.prediction_path,
+                                progress=bar).counts
 
 
 def main(argv: Optional[List[str]] = None) -> dict:
@@ -130,9 +130,9 @@ def main(argv: Optional[List[str]] = None) -> dict:
     check_colormap(args.color_theme)
     cfg = load_config(args.config, args.cfg_options)
     if args.checkpoint is not None:  # before the data set is listed
-        check_model_file(args.checkpoint)
         resolve_device(args.device)
-    prepare_demo_data(cfg)  # the data sets only read
+    prepare_tool_run(cfg, model_file=args.checkpoint,
+                     model_what='checkpoint', demo_data=True)
     dataset = build_split_dataset(cfg, 'test')
     classes = list(dataset.metainfo['classes'])
     counts = compute(args, cfg, dataset)

@@ -18,21 +18,19 @@ import time
 from typing import List, Optional
 
 import torch
-from mmengine.registry import init_default_scope
 
 import emanet  # noqa: F401  (creates the 'emanet' registry scope)
 from emanet.apis import init_model
-from emanet.apis.early_checks import check_model_file
-from emanet.apis.tool_run import prepare_demo_data
+from emanet.apis.tool_run import prepare_tool_run
 from emanet.config import CfgOptionsAction, load_config
-from emanet.deploy.backends import DEFAULT_BACKEND
-from emanet.deploy.export import (
+from emanet.deploy.runtime.backends import DEFAULT_BACKEND
+from emanet.deploy.runtime.export import export_onnx
+from emanet.utils.benchmarking import (
     compare,
-    export_onnx,
     load_test_batches,
     network_input_shape,
+    random_batches,
 )
-from emanet.utils.benchmarking import random_batches
 from emanet.utils.errors import DEBUG_HELP, run_tool
 
 MIN_AGREEMENT = 0.999
@@ -80,11 +78,9 @@ def verify(cfg, model, output_file: str) -> float:
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     cfg = load_config(args.config, args.cfg_options)
-    if args.checkpoint is not None:
-        check_model_file(args.checkpoint)
-    if args.verify:  # compares on a test set image
-        prepare_demo_data(cfg)
-    init_default_scope(cfg.get('default_scope', 'emanet'))
+    # --verify compares on a test set image
+    prepare_tool_run(cfg, model_file=args.checkpoint,
+                     model_what='checkpoint', demo_data=args.verify)
     model = init_model(cfg, args.checkpoint, device='cpu')
     shape = tuple(args.shape) if args.shape else network_input_shape(cfg)
     start = time.perf_counter()

@@ -21,15 +21,12 @@ import sys
 import time
 from typing import Dict, List, Optional
 
-from mmengine.registry import init_default_scope
-
 import emanet  # noqa: F401  (creates the 'emanet' registry scope)
 from emanet.apis import init_model
-from emanet.apis.early_checks import check_model_file
-from emanet.apis.tool_run import prepare_demo_data
+from emanet.apis.tool_run import prepare_tool_run
 from emanet.config import CfgOptionsAction, load_config
-from emanet.deploy.export import require
-from emanet.deploy.quantize import (
+from emanet.deploy.runtime.export import require
+from emanet.deploy.runtime.quantize import (
     DEFAULT_NUM_CALIB,
     FLOAT_SCOPE,
     STEM_SCOPE,
@@ -96,9 +93,7 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, dict]:
     ov = require('openvino')
     require('nncf')
     cfg = load_config(args.config, args.cfg_options)
-    check_model_file(args.model, 'model file')  # before the demo data
-    prepare_demo_data(cfg)
-    init_default_scope(cfg.get('default_scope', 'emanet'))
+    prepare_tool_run(cfg, model_file=args.model, demo_data=True)
     # the float model in OpenVINO f32: checks the file against the config
     float_model = init_model(cfg, args.model, backend='openvino')
     calib_set = split_dataset(cfg, args.calib_split)

@@ -4,8 +4,8 @@ Preprocessing, whole or slide inference, resize to the padded input,
 padding/flip undo, resize to the original size and argmax live here; a
 subclass gives the network (:meth:`BaseSegmentor._forward`, raw logits of a
 normalised batch) and the training loss. :class:`EncoderDecoder` runs a
-backbone and heads; the backend segmentors of :mod:`emanet.deploy.backends`
-run an exported file.
+backbone and heads; the backend segmentors of
+:mod:`emanet.deploy.runtime.backends` run an exported file.
 """
 from typing import Dict, List, Optional, Tuple, Union
 
@@ -99,7 +99,7 @@ class BaseSegmentor(BaseModel):
         """Logits ``[B, K, H, W]`` resized to the padded input size.
 
         The network runs in :meth:`_forward`, the only step that an
-        exported model (:mod:`emanet.deploy.backends`) replaces.
+        exported model (:mod:`emanet.deploy.runtime.backends`) replaces.
         """
         meta = batch_img_metas[0]
         size = meta.get('pad_shape', meta['img_shape'])[:2]

@@ -11,7 +11,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 import numpy as np
 import torch
 
-from emanet.deploy.backends import backend_of
+from emanet.deploy.runtime.backends import backend_of
 from emanet.evaluation.iou import most_confused, normalize_rows
 from emanet.utils.precision import resolve_amp_dtype
 from emanet.visualization.confusion_plot import plot_confusion_matrix

@@ -1,17 +1,15 @@
 """Winograd F(4x4, 3x3) convolutions equal direct ones."""
 import copy
-import threading
 
 import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from emanet.deploy.conv_fusion import FusedConvReLU, FusedResBlock
 from emanet.deploy.fast_path import prepare_for_inference
-from emanet.deploy.winograd import (
+from emanet.deploy.fast_path.conv_fusion import FusedConvReLU, FusedResBlock
+from emanet.deploy.fast_path.winograd import (
     WinogradConv2d,
-    Workspace,
     winograd_convs,
     winograd_eligible,
 )
@@ -77,33 +75,6 @@ def test_only_3x3_stride1_same_size_convs_are_eligible(kwargs):
     assert not winograd_eligible(conv)
     with pytest.raises(ValueError, match='not a 3x3 stride-1'):
         WinogradConv2d(conv)
-
-
-def test_workspace_is_reused_and_per_thread():
-    workspace = Workspace()
-    like = torch.empty(0)
-    workspace.reserve(dict(tiles=20, values=6), like)
-    tiles = workspace.get('tiles', (4, 5))
-    values = workspace.get('values', (2, 3))
-    assert values.data_ptr() >= tiles.data_ptr() + 20 * 4  # no overlap
-    workspace.reserve(dict(tiles=12), like)  # fits: same memory
-    assert workspace.get('tiles', (3, 4)).data_ptr() == tiles.data_ptr()
-    workspace.reserve(dict(tiles=64), like)  # grows, keeps 'values'
-    assert workspace.get('tiles', (8, 8)).shape == (8, 8)
-    assert workspace.get('values', (6, )).numel() == 6
-    with pytest.raises(RuntimeError, match="'products' of 4 elements"):
-        workspace.get('products', (4, ))
-    other = {}
-
-    def use_in_thread():
-        workspace.reserve(dict(tiles=64), like)
-        other['tiles'] = workspace.get('tiles', (8, 8))
-
-    thread = threading.Thread(target=use_in_thread)
-    thread.start()
-    thread.join()
-    assert other['tiles'].data_ptr() != workspace.get('tiles',
-                                                       (8, 8)).data_ptr()
 
 
 def test_convs_sharing_a_workspace_give_their_own_results():

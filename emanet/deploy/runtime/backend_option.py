@@ -3,7 +3,7 @@ from typing import Optional
 
 from emanet.utils.errors import UserError
 
-from .backends import EXPORTED_SUFFIXES, is_exported_model
+from .model_files import EXPORTED_SUFFIXES, is_exported_model
 
 
 def check_backend_option(model_file: Optional[str],

@@ -1,6 +1,7 @@
-"""int8 quantization (tools/deployment/quantize.py, emanet.deploy.quantize)
-and the tools on its OpenVINO IR, with a tiny random-weight EMANet of the
-tiny demo config on the session's demo data."""
+"""int8 quantization (tools/deployment/quantize.py,
+emanet.deploy.runtime.quantize) and the tools on its OpenVINO IR, with a
+tiny random-weight EMANet of the tiny demo config on the session's demo
+data."""
 import glob
 import os
 import os.path as osp
@@ -29,7 +30,7 @@ def exported(demo_data_root, tmp_path_factory):
     """Tiny config, its dynamic ONNX export with random weights (random
     BatchNorm statistics: varied classes) and the folder."""
     from emanet.apis import init_model
-    from emanet.deploy.export import export_onnx
+    from emanet.deploy.runtime.export import export_onnx
     root = tmp_path_factory.mktemp('quantize')
     config = write_tiny_config(root / 'tiny_demo.py', demo_data_root,
                                TOOLS_EXTRA)
@@ -58,7 +59,7 @@ def reads_quantized(op) -> bool:
 
 
 def test_spread_images_spread_over_the_split():
-    from emanet.deploy.quantize import spread_images
+    from emanet.deploy.runtime.quantize import spread_images
     assert spread_images(10, 3) == [0, 4, 9]
     assert spread_images(4, 300) == [0, 1, 2, 3]
     with pytest.raises(UserError, match='--num-calib 0'):
@@ -97,8 +98,8 @@ def test_tool_writes_an_int8_ir_with_the_classes(exported, quantized):
 
 def test_int8_predictions_agree_with_float(exported, quantized):
     from emanet.apis import init_model
-    from emanet.deploy.export import compare
-    from emanet.deploy.quantize import batches, split_dataset
+    from emanet.deploy.runtime.quantize import batches, split_dataset
+    from emanet.utils.benchmarking import compare
     config, onnx_file, _ = exported
     float_model = init_model(config, onnx_file, backend='openvino')
     int8_model = init_model(config, quantized[0])
@@ -184,7 +185,7 @@ def test_save_ir_leaves_nothing_half_written(exported, quantized, tmp_path,
                                              monkeypatch):
     import openvino as ov
 
-    from emanet.deploy.quantize import save_ir
+    from emanet.deploy.runtime.quantize import save_ir
     network = ov.Core().read_model(quantized[0])
     target = str(tmp_path / 'm.xml')
 
@@ -199,7 +200,7 @@ def test_save_ir_leaves_nothing_half_written(exported, quantized, tmp_path,
     monkeypatch.undo()
     save_ir(network, target, {'classes': ['a'], 'palette': [[1, 2, 3]]})
     assert sorted(os.listdir(tmp_path)) == ['m.bin', 'm.xml']
-    from emanet.deploy.backends import read_ir
+    from emanet.deploy.runtime.model_files import read_ir
     meta, _ = read_ir(target)
     assert meta == {'classes': ['a'], 'palette': [[1, 2, 3]]}
     from emanet.apis import init_model

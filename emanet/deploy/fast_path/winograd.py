@@ -12,22 +12,23 @@ algorithm on each of the ``d x d`` interleaved sub-grids of the image, so
 the tiles of all sub-grids go through one set of matrix products.
 
 The results equal the direct convolution's up to float32 rounding (a few
-1e-5 absolute on unit-scale activations; see ``tests/test_winograd.py``).
-Memory: the transformed weights are four times the size of the 3x3
-weights, so they are computed for a few Winograd positions at a time in
-each call instead of being stored; inputs and outputs go through the
-Winograd domain in channel chunks, in buffers that one :class:`Workspace`
-lends to all the convolutions of a model (71 MiB for R-50-D8 at
-512x1024).
+1e-5 absolute on unit-scale activations; see
+``tests/deploy/fast_path/test_winograd.py``). Memory: the transformed
+weights are four times the size of the 3x3 weights, so they are computed
+for a few Winograd positions at a time in each call instead of being
+stored; inputs and outputs go through the Winograd domain in channel
+chunks, in buffers that one :class:`~.workspace.Workspace` lends to all
+the convolutions of a model (71 MiB for R-50-D8 at 512x1024).
 """
 import math
-import threading
-from typing import Dict, List, Optional, Tuple
+from typing import List, Optional, Tuple
 
 import torch
 from torch import Tensor, nn
 
 from .conv_split import replace_submodule
+from .winograd_transforms import tile_transforms
+from .workspace import Workspace
 
 TILE = 4  # output tile side m
 WINDOW = TILE + 2  # input tile side m + r - 1 for r = 3
@@ -37,95 +38,6 @@ OUTPUT_ROWS = 4  # rows of tiles transformed back at a time (small buffer)
 # what the products save (128 -> 128 at 64x128: 11 ms either way, or worse;
 # see docs/benchmark.md).
 MIN_CHANNELS = 256
-
-
-def _f43_matrices() -> Tuple[Tensor, Tensor, Tensor]:
-    """``B^T [6, 6]``, ``G [6, 3]``, ``A^T [4, 6]`` for F(4, 3), float64.
-
-    Interpolation points 0, 1, -1, 2, -2 and infinity.
-    """
-    bt = torch.tensor([[4, 0, -5, 0, 1, 0],
-                       [0, -4, -4, 1, 1, 0],
-                       [0, 4, -4, -1, 1, 0],
-                       [0, -2, -1, 2, 1, 0],
-                       [0, 2, -1, -2, 1, 0],
-                       [0, 4, 0, -5, 0, 1]], dtype=torch.float64)
-    g = torch.tensor([[1 / 4, 0, 0],
-                      [-1 / 6, -1 / 6, -1 / 6],
-                      [-1 / 6, 1 / 6, -1 / 6],
-                      [1 / 24, 1 / 12, 1 / 6],
-                      [1 / 24, -1 / 12, 1 / 6],
-                      [0, 0, 1]], dtype=torch.float64)
-    at = torch.tensor([[1, 1, 1, 1, 1, 0],
-                       [0, 1, -1, 2, -2, 0],
-                       [0, 1, 1, 4, 4, 0],
-                       [0, 1, -1, 8, -8, 1]], dtype=torch.float64)
-    return bt, g, at
-
-
-def _tile_transforms() -> Tuple[Tensor, Tensor, Tensor]:
-    """2-D transforms as matrices on flattened tiles, float32.
-
-    Returns:
-        tuple: input ``[36, 36]`` (6x6 tile -> 36 positions), weight
-        ``[36, 9]`` (3x3 kernel -> 36 positions) and output ``[16, 36]``
-        (36 positions -> 4x4 tile).
-    """
-    bt, g, at = _f43_matrices()
-    return (torch.kron(bt, bt).float(), torch.kron(g, g).float(),
-            torch.kron(at, at).float())
-
-
-class Workspace:
-    """Reusable buffers, one set per thread, as views of one block.
-
-    The Winograd buffers have the same few sizes in every call: one
-    workspace serves all the convolutions of a model, which reserve the
-    room they need before each call, so the block grows only while the
-    first call meets larger layers. Buffers allocated afresh in every call
-    would fragment the heap, and the process would keep the fragments.
-    """
-
-    def __init__(self) -> None:
-        self._local = threading.local()
-
-    def __reduce__(self) -> tuple:
-        # copies and pickles start empty (thread-local state cannot move)
-        return (Workspace, ())
-
-    def reserve(self, sizes: Dict[str, int], like: Tensor) -> None:
-        """Make room for buffers of ``sizes[name]`` elements like ``like``.
-
-        Views handed out before a reallocation stay valid but are no
-        longer shared.
-        """
-        state = self._local.__dict__
-        block = state.get('block')
-        have = state.get('sizes', {})
-        if (block is not None and block.dtype == like.dtype and
-                block.device == like.device and
-                all(have.get(k, 0) >= v for k, v in sizes.items())):
-            return
-        state['sizes'] = have = {
-            k: max(have.get(k, 0), sizes.get(k, 0))
-            for k in {**have, **sizes}}
-        state['offsets'] = offsets = {}
-        total = 0
-        for name, size in have.items():
-            offsets[name] = total
-            total += -(-size // 16) * 16  # 64-byte aligned regions
-        state['block'] = None  # free the old block first when unused
-        state['block'] = like.new_empty(total)
-
-    def get(self, name: str, shape: Tuple[int, ...]) -> Tensor:
-        """A ``shape`` view of the reserved buffer ``name`` (undefined)."""
-        state = self._local.__dict__
-        numel = math.prod(shape)
-        if numel > state.get('sizes', {}).get(name, 0):
-            raise RuntimeError(f'workspace buffer {name!r} of {numel} '
-                               'elements was not reserved')
-        start = state['offsets'][name]
-        return state['block'][start:start + numel].view(shape)
 
 
 class WinogradConv2d(nn.Module):
@@ -168,7 +80,7 @@ class WinogradConv2d(nn.Module):
         self.in_chunk = in_chunk
         self.out_chunk = out_chunk
         self.weight_block = weight_block
-        to_wino, kernel_to_wino, from_wino = _tile_transforms()
+        to_wino, kernel_to_wino, from_wino = tile_transforms()
         self.register_buffer('to_wino', to_wino, persistent=False)
         self.register_buffer('kernel_to_wino', kernel_to_wino,
                              persistent=False)

@@ -29,7 +29,6 @@ import json
 import logging
 import os
 import os.path as osp
-import time
 from itertools import islice
 from typing import (
     Any,
@@ -44,7 +43,8 @@ from typing import (
 import numpy as np
 import torch
 
-from emanet.evaluation.iou import confusion_counts, mean_iou
+from emanet.evaluation.confusion import confusion_from_model
+from emanet.evaluation.iou import mean_iou
 from emanet.utils.atomic_io import fsync_dir
 from emanet.utils.errors import UserError
 
@@ -100,30 +100,6 @@ def batches(dataset, indices: Sequence[int]) -> Iterator[dict]:
         yield pseudo_collate([dataset[i]])
 
 
-@contextlib.contextmanager
-def _recording(segmentor, record: List[np.ndarray]):
-    """``segmentor``'s network replaced by one that stores its inputs.
-
-    The data preprocessor, whole or slide windows and the input-shape check
-    run as in a test; the network returns zeros (one logit per class and
-    window), which is all the code around it needs.
-    """
-    def run(inputs: np.ndarray) -> np.ndarray:
-        record.append(inputs)  # [B, 3, H, W], normalised
-        return np.zeros((inputs.shape[0], segmentor.out_channels, 1, 1),
-                        np.float32)
-
-    own = segmentor.__dict__.get('_run')  # a wrapper set on the instance
-    segmentor._run = run
-    try:
-        yield
-    finally:
-        if own is None:
-            del segmentor._run  # the class's own again
-        else:
-            segmentor._run = own
-
-
 def network_inputs(segmentor, images: Iterable[dict], num_images: int,
                    progress: bool = True) -> Iterator[np.ndarray]:
     """The network inputs ``[B, 3, H, W]`` of test-time batches.
@@ -140,8 +116,7 @@ def network_inputs(segmentor, images: Iterable[dict], num_images: int,
                dynamic_ncols=True, disable=not progress)
     try:
         for batch in images:
-            record: List[np.ndarray] = []
-            with _recording(segmentor, record), torch.no_grad():
+            with segmentor.recording_inputs() as record, torch.no_grad():
                 segmentor.test_step(batch)
             bar.update(1)
             yield from record
@@ -190,36 +165,25 @@ def evaluate(segmentor, dataset, indices: Optional[Sequence[int]] = None,
         resize, argmax; loading excluded).
     """
     from tqdm import tqdm
-    indices = list(range(len(dataset))) if indices is None else indices
-    num_classes = len(dataset.metainfo['classes'])
-    ignore = getattr(dataset, 'ignore_index', 255)
-    hists, seconds = [], 0.0
-    for batch in tqdm(batches(dataset, indices), total=len(indices),
-                      unit='img', desc=desc, dynamic_ncols=True,
-                      disable=desc is None):
-        start = time.perf_counter()
-        with torch.no_grad():
-            sample = segmentor.test_step(batch)[0]
-        seconds += time.perf_counter() - start
-        hists.append(confusion_counts(sample.pred_sem_seg.data[0],
-                                      sample.gt_sem_seg.data[0],
-                                      num_classes, ignore))
-    return dict(mIoU=mean_iou(np.sum(hists, axis=0)),
-                ms_per_image=1000 * seconds / max(len(indices), 1))
+
+    def bar(items: Sequence[int]) -> Iterable[int]:
+        return tqdm(items, unit='img', desc=desc, dynamic_ncols=True)
+
+    run = confusion_from_model(
+        segmentor, dataset, getattr(dataset, 'ignore_index', 255),
+        progress=None if desc is None else bar, indices=indices)
+    return dict(mIoU=mean_iou(run.counts),
+                ms_per_image=1000 * run.seconds / max(run.num_images, 1))
 
 
 def compiled_validator(segmentor, dataset) -> Callable[[Any, list], float]:
     """``validate(compiled_model, indices) -> mIoU`` for NNCF's accuracy
-    control: ``segmentor`` (an ``OpenVINOSegmentor``) with its network
-    swapped for ``compiled_model``, evaluated by :func:`evaluate` (NNCF
+    control: ``segmentor`` (an ``OpenVINOSegmentor``) running
+    ``compiled_model`` in its place, evaluated by :func:`evaluate` (NNCF
     shows the progress)."""
     def validate(compiled: Any, indices: list) -> float:
-        own = segmentor.request
-        segmentor.request = compiled.create_infer_request()
-        try:
+        with segmentor.use_compiled(compiled):
             return evaluate(segmentor, dataset, indices, desc=None)['mIoU']
-        finally:
-            segmentor.request = own
     return validate
 
 

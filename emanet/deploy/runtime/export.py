@@ -1,4 +1,4 @@
-"""Export a segmentor's network to ONNX, and the inputs the tools feed it.
+"""Export a segmentor's network to ONNX.
 
 What is exported is the tensor forward, ``model(x, mode='tensor')``: input
 ``input`` ``[B, 3, H, W]`` float32, already normalised (mean/std, colour
@@ -6,19 +6,16 @@ order, padding) by the config's data preprocessor, which stays in Python;
 output ``logits`` ``[B, K, H/8, W/8]``, the decode head's raw logits. The
 resize to the image size, slide windows, test-time augmentation and argmax
 stay in Python too, shared with the PyTorch segmentor
-(:mod:`emanet.deploy.backends`). The data set's classes and palette travel
-in the file's metadata (:data:`META_KEY`).
+(:mod:`emanet.deploy.runtime.segmentor`). The data set's classes and
+palette travel in the file's metadata (:data:`META_KEY`).
 """
-import copy
 import importlib
 import json
-from typing import Any, List, Optional, Tuple
+from typing import Any, Optional, Tuple
 
 import torch
-from mmengine.config import Config
 from torch import nn
 
-from emanet.structures import SegDataSample
 from emanet.utils.errors import UserError
 
 META_KEY = 'emanet_dataset_meta'
@@ -88,64 +85,3 @@ def export_onnx(model: nn.Module, output_file: str,
             {k: dataset_meta.get(k) for k in ('classes', 'palette')})
         onnx.save(proto, output_file)
     onnx.checker.check_model(output_file)
-
-
-def config_test_shape(cfg: Config) -> Tuple[int, int]:
-    """``(H, W)`` of test images: the test ``Resize`` scale or crop size."""
-    pipeline = cfg.get('test_pipeline') or \
-        cfg.get('test_dataloader', {}).get('dataset', {}).get('pipeline', [])
-    for transform in pipeline:
-        if transform.get('type') == 'Resize' and transform.get('scale'):
-            scale = transform['scale']
-            # mmcv scales are (w, h); keep_ratio treats them as (long, short)
-            return (min(scale), max(scale)) if transform.get(
-                'keep_ratio') else (scale[1], scale[0])
-    crop = cfg.get('crop_size')
-    if crop:
-        return tuple(crop)
-    raise UserError('no test Resize scale or crop_size in the config; '
-                    'pass --shape H W')
-
-
-def network_input_shape(cfg: Config) -> Tuple[int, int]:
-    """``(H, W)`` the network sees at test time: the slide crop or the
-    test image size."""
-    test_cfg = cfg.model.get('test_cfg') or {}
-    if test_cfg.get('mode') == 'slide':
-        crop = test_cfg['crop_size']
-        return (crop, crop) if isinstance(crop, int) else tuple(crop)
-    return config_test_shape(cfg)
-
-
-def load_test_batches(cfg: Config, num: int) -> Optional[List[dict]]:
-    """Up to ``num`` single-image batches of the test set (cycled).
-
-    Returns None when the test set cannot be built (files missing).
-    """
-    from mmengine.dataset import pseudo_collate
-
-    from emanet.registry import DATASETS
-    try:
-        dataset = DATASETS.build(copy.deepcopy(cfg.test_dataloader.dataset))
-        if len(dataset) == 0:
-            return None
-    except (FileNotFoundError, KeyError, ValueError, OSError,
-            UserError) as err:
-        print(f'test set not available ({type(err).__name__}: '
-              f'{str(err).splitlines()[0] if str(err) else ""}); '
-              'using random images')
-        return None
-    cache = [dataset[i] for i in range(min(num, len(dataset)))]
-    return [pseudo_collate([cache[i % len(cache)]]) for i in range(num)]
-
-
-def compare(reference: List[SegDataSample],
-            other: List[SegDataSample]) -> Tuple[float, float]:
-    """Max ``|dlogit|`` and the fraction of pixels with the same label."""
-    max_diff, same, total = 0.0, 0, 0
-    for ref, out in zip(reference, other):
-        diff = (ref.seg_logits.data.float() - out.seg_logits.data.float())
-        max_diff = max(max_diff, diff.abs().max().item())
-        same += (ref.pred_sem_seg.data == out.pred_sem_seg.data).sum().item()
-        total += ref.pred_sem_seg.data.numel()
-    return max_diff, same / total

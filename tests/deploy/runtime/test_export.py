@@ -16,13 +16,11 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from tiny_demo import DEMO_CONFIG
 
-from emanet.deploy.backends import (
-    BACKENDS,
-    backend_model_cfg,
-    onnx_input_shape,
-)
-from emanet.deploy.export import META_KEY, compare, export_onnx, require
+from emanet.deploy.runtime.backends import BACKENDS, backend_model_cfg
+from emanet.deploy.runtime.export import META_KEY, export_onnx, require
+from emanet.deploy.runtime.model_files import exported_input_shape
 from emanet.registry import MODELS
+from emanet.utils.benchmarking import compare
 from emanet.utils.errors import UserError
 
 # Float-rounding sensitive: the README test command runs these again as
@@ -91,7 +89,7 @@ def test_static_export_refuses_other_shapes(tmp_path):
     model = build_plain_model()
     path = str(tmp_path / 'static.onnx')
     export_onnx(model, path, (64, 64))
-    assert onnx_input_shape(path) == (1, 3, 64, 64)
+    assert exported_input_shape(path) == (1, 3, 64, 64)
     exported = build_backend(model, path, 'onnxruntime')
     with pytest.raises(UserError, match='static.onnx takes 1x3x64x64 '
                        'inputs, got 1x3x64x96: export it with '
@@ -112,7 +110,8 @@ def test_missing_runtime_names_the_extra(monkeypatch):
 
 def test_import_emanet_stays_light():
     import subprocess
-    code = ('import sys, emanet, emanet.deploy, emanet.deploy.backends; '
+    code = ('import sys, emanet, emanet.deploy, '
+            'emanet.deploy.runtime.backends; '
             'print(sorted(m for m in ("onnx", "onnxruntime", "openvino") '
             'if m in sys.modules))')
     out = subprocess.run([sys.executable, '-c', code], capture_output=True,

@@ -1,26 +1,28 @@
 """The backend table and the backend segmentors' construction.
 
-Their predictions against PyTorch are in ``test_export.py``; the tools on
-an exported model in ``tests/tools/test_pytorch2onnx.py``.
+Their predictions against PyTorch are in ``test_export.py``, the network
+API they share in ``test_segmentor.py``; the tools on an exported model in
+``tests/tools/test_pytorch2onnx.py``.
 """
+import gc
+
 import pytest
 import torch
 from mmengine.registry import init_default_scope
 from other_device import on_other_device
 from tiny_emanet import build_plain_model
 
-from emanet.deploy.backends import (
+from emanet.deploy.runtime.backends import (
     BACKENDS,
     DEFAULT_BACKEND,
-    EXPORTED_SUFFIXES,
-    BackendSegmentor,
     ONNXRuntimeSegmentor,
     OpenVINOSegmentor,
     backend_model_cfg,
     backend_of,
-    is_exported_model,
+    default_backend,
 )
-from emanet.deploy.export import export_onnx
+from emanet.deploy.runtime.export import export_onnx
+from emanet.deploy.runtime.segmentor import BackendSegmentor
 from emanet.models.segmentors import BaseSegmentor
 from emanet.registry import MODELS
 from emanet.utils.errors import UserError
@@ -48,13 +50,9 @@ def test_table_names_registered_backend_segmentors():
         assert cls is not None and issubclass(cls, BackendSegmentor), backend
 
 
-def test_exported_models_are_known_by_suffix():
-    assert EXPORTED_SUFFIXES == ('.onnx', '.xml')
-    assert is_exported_model('work/model.onnx')
-    assert is_exported_model('work/model_int8.xml')
-    assert is_exported_model('MODEL.ONNX')
-    assert not is_exported_model('iter_400.pth')
-    assert not is_exported_model(None) and not is_exported_model('')
+def test_default_backend_by_suffix():
+    assert default_backend('m.onnx') == DEFAULT_BACKEND
+    assert default_backend('m_int8.XML') == 'openvino'
 
 
 def test_backend_model_cfg_defaults_and_refuses_unknown():
@@ -154,3 +152,33 @@ def test_corrupt_file_is_one_line_naming_it(tmp_path, content):
     with pytest.raises(UserError, match='not found: .*missing.onnx'):
         MODELS.build(backend_model_cfg(
             MODEL_CFG, str(tmp_path / 'missing.onnx'), 'openvino'))
+
+
+def test_openvino_runs_another_compiled_network_in_the_block(onnx_file,
+                                                            tmp_path):
+    init_default_scope('emanet')
+    model = MODELS.build(backend_model_cfg(MODEL_CFG, onnx_file,
+                                           'openvino'))
+    x = torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+    own = model._forward(x)
+    # another network of the same inputs and outputs: negated logits
+    other = build_plain_model()
+    with torch.no_grad():
+        other.decode_head.conv_seg.weight.neg_()
+        other.decode_head.conv_seg.bias.neg_()
+    other_file = str(tmp_path / 'other.onnx')
+    export_onnx(other, other_file, (64, 64), dynamic=True)
+    compiled = MODELS.build(backend_model_cfg(MODEL_CFG, other_file,
+                                              'openvino')).compiled
+    with model.use_compiled(compiled):
+        got = model._forward(x)  # [1, 5, 8, 8]
+    with torch.no_grad():
+        expected = other(x, mode='tensor')
+    assert (got - expected).abs().max() <= 1e-4 * expected.abs().max()
+    assert (got + own).abs().max() <= 1e-4 * own.abs().max()
+    torch.testing.assert_close(model._forward(x), own)  # its own again
+    # free both OpenVINO networks now: left to a later garbage collection,
+    # two of them ended the process with SIGSEGV during the signal tests
+    # of tests/engine/hooks/test_interrupt_hook.py
+    del compiled, model
+    gc.collect()

@@ -16,7 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from emanet.deploy.conv_fusion import (
+from emanet.deploy.fast_path import prepare_for_inference
+from emanet.deploy.fast_path.conv_fusion import (
     FusedConvReLU,
     FusedResBlock,
     conv_add_relu,
@@ -24,8 +25,7 @@ from emanet.deploy.conv_fusion import (
     fuse_conv_relu,
     fusion_available,
 )
-from emanet.deploy.fast_path import prepare_for_inference
-from emanet.deploy.winograd import WinogradConv2d
+from emanet.deploy.fast_path.winograd import WinogradConv2d
 from emanet.models.backbones.resnet import BasicBlock, Bottleneck
 
 # Float-rounding sensitive: the README test command runs these again as

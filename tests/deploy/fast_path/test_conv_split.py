@@ -5,7 +5,7 @@ import pytest
 import torch
 from torch import nn
 
-from emanet.deploy.conv_split import (
+from emanet.deploy.fast_path.conv_split import (
     InputSplitConv2d,
     replace_submodule,
     split_wide_convs,

@@ -1,13 +1,13 @@
-"""The inference fast path predicts what the plain model predicts."""
+"""prepare_for_inference: the fast model predicts what the plain model
+predicts."""
 import copy
 
 import pytest
 import torch
-from tiny_emanet import randomise_bn
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from emanet.deploy.fast_path import fuse_conv_bn, prepare_for_inference
+from emanet.deploy.fast_path import prepare_for_inference
 from emanet.utils.precision import bf16_is_native
 
 # Float-rounding sensitive: the README test command runs these again as
@@ -60,47 +60,6 @@ def test_fuser_removes_every_bn_inference_runs(plain_model):
     assert model.backbone.layer1[0].conv1.bias is not None
 
 
-def test_fused_model_refuses_a_checkpoint(plain_model):
-    state = plain_model.state_dict()
-    model = prepare_for_inference(copy.deepcopy(plain_model))
-    with pytest.raises(RuntimeError, match='load the checkpoint before'):
-        model.load_state_dict(state)
-
-
-def test_fuser_leaves_training_bn_and_shared_outputs_alone():
-    torch.manual_seed(0)
-
-    class Net(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.conv_a = nn.Conv2d(3, 4, 3, padding=1)
-            self.bn_a = nn.BatchNorm2d(4)
-            self.conv_b = nn.Conv2d(4, 4, 1, bias=False)
-            self.bn_b = nn.BatchNorm2d(4)
-            self.shared = nn.Conv2d(4, 4, 1)
-
-        def forward(self, x):
-            x = self.bn_a(self.conv_a(x))
-            y = self.conv_b(x)
-            # conv_b's output also feeds `shared`: folding would change it
-            return self.bn_b(y) + self.shared(y)
-
-    net = Net()
-    randomise_bn(net)
-    x = torch.randn(1, 3, 8, 8)
-    net.eval()
-    with torch.no_grad():
-        expected = net(x)
-    assert fuse_conv_bn(net, lambda: net(x)) == 1
-    assert isinstance(net.bn_a, nn.Identity)
-    assert isinstance(net.bn_b, nn.BatchNorm2d)
-    with torch.no_grad():
-        assert torch.allclose(net(x), expected, atol=1e-5)
-    net.train()
-    net.bn_b.train()
-    assert fuse_conv_bn(net, lambda: net(x)) == 0
-
-
 def test_bf16_autocast_path_runs_and_keeps_output_dtype(plain_model,
                                                        monkeypatch):
     # bf16 where the CPU computes it, float32 (the fallback) elsewhere
@@ -123,7 +82,7 @@ def test_prepare_twice_is_refused(plain_model):
 
 def test_conv_relu_fusion_replaces_blocks_and_keeps_logits(plain_model,
                                                            monkeypatch):
-    from emanet.deploy.conv_fusion import (
+    from emanet.deploy.fast_path.conv_fusion import (
         FusedConvReLU,
         FusedResBlock,
         fusion_available,

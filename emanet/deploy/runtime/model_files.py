@@ -1,0 +1,97 @@
+"""Exported model files: which they are (by suffix) and what they hold.
+
+An exported model is an ``.onnx`` file (either runtime; ONNX Runtime by
+default) or an OpenVINO IR ``.xml`` with its ``.bin`` beside it (OpenVINO
+only), e.g. the int8 model of ``tools/deployment/quantize.py``. Reading
+one checks it and gives what the tools need: the data set's classes and
+palette stored by the export, and the input dims.
+"""
+import json
+import os.path as osp
+from typing import Optional, Tuple
+
+from emanet.utils.errors import UserError
+
+from .export import META_KEY, require
+
+# what tools/test.py, init_model and the benchmarks take as an exported
+# model rather than a checkpoint
+EXPORTED_SUFFIXES = ('.onnx', '.xml')
+# OpenVINO's own format (IR: .xml graph + .bin weights), OpenVINO only
+IR_SUFFIX = '.xml'
+
+FileInfo = Tuple[Optional[dict], Tuple[Optional[int], ...]]
+
+
+def is_exported_model(path: Optional[str]) -> bool:
+    """Whether a checkpoint argument names an exported model (by suffix:
+    :data:`EXPORTED_SUFFIXES`)."""
+    return bool(path) and str(path).lower().endswith(EXPORTED_SUFFIXES)
+
+
+def is_openvino_ir(model_file: Optional[str]) -> bool:
+    """Whether ``model_file`` names an OpenVINO IR (by suffix)."""
+    return bool(model_file) and str(model_file).lower().endswith(IR_SUFFIX)
+
+
+def read_onnx(model_file: str) -> FileInfo:
+    """Check that ``model_file`` is an ONNX model; read what the tools need.
+
+    Returns:
+        tuple: the dataset meta (classes, palette) stored by the export, or
+        None; the input dims, None where dynamic.
+    """
+    onnx = require('onnx')
+    if not osp.isfile(model_file):
+        raise UserError(f'ONNX model file not found: {model_file}')
+    try:
+        proto = onnx.load(model_file, load_external_data=False)
+        if not proto.graph.node:
+            raise ValueError('the graph is empty')
+    except Exception as err:  # protobuf raises its own DecodeError
+        raise UserError(
+            f'{model_file} is not a readable ONNX model '
+            f'({type(err).__name__}: {str(err)[:100]}); export one with '
+            'tools/deployment/pytorch2onnx.py') from None
+    meta = {p.key: p.value for p in proto.metadata_props}
+    dataset_meta = json.loads(meta[META_KEY]) if META_KEY in meta else None
+    dims = proto.graph.input[0].type.tensor_type.shape.dim
+    return dataset_meta, tuple(
+        d.dim_value if d.HasField('dim_value') else None for d in dims)
+
+
+def read_ir(model_file: str) -> FileInfo:
+    """Check that ``model_file`` is an OpenVINO IR with its ``.bin``; read
+    what the tools need (as :func:`read_onnx`)."""
+    ov = require('openvino')
+    weights = osp.splitext(model_file)[0] + '.bin'
+    if not osp.isfile(model_file):
+        raise UserError(f'OpenVINO model file not found: {model_file}')
+    if not osp.isfile(weights):
+        raise UserError(f'{model_file} has no weights file {weights} beside '
+                        'it: copy the .xml and .bin of '
+                        'tools/deployment/quantize.py together')
+    try:
+        network = ov.Core().read_model(model_file, weights)
+    except Exception as err:  # OpenVINO raises RuntimeError subclasses
+        first = str(err).strip().splitlines()[0][:100] if str(err) else ''
+        raise UserError(
+            f'{model_file} is not a readable OpenVINO IR ({first}); write '
+            'one with tools/deployment/quantize.py') from None
+    dataset_meta = None
+    if network.has_rt_info(META_KEY):
+        dataset_meta = json.loads(network.get_rt_info(META_KEY).astype(str))
+    dims = network.inputs[0].get_partial_shape()
+    return dataset_meta, tuple(d.get_length() if d.is_static else None
+                               for d in dims)
+
+
+def read_exported(model_file: str) -> FileInfo:
+    """:func:`read_ir` or :func:`read_onnx`, by the file's suffix."""
+    return (read_ir if is_openvino_ir(model_file) else read_onnx)(
+        model_file)
+
+
+def exported_input_shape(model_file: str) -> Tuple[Optional[int], ...]:
+    """The input dims of an exported model, None where dynamic."""
+    return read_exported(model_file)[1]
