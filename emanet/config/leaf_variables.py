@@ -19,7 +19,7 @@ file sets itself, even to the base's value, is never named.
 """
 import ast
 import os.path as osp
-from typing import Any, Dict, List, Set, Tuple
+from typing import Any, Dict, Iterable, List, Set, Tuple
 
 from mmengine.config import Config
 
@@ -194,15 +194,34 @@ def _unused(var: str, cfg: Config, read: Set[str]) -> List[Tuple[str, Any]]:
     return found
 
 
-def leaf_variable_errors(cfg: Config) -> List[str]:
+def _set_by(own: Dict[str, Any], keys: Iterable[str]) -> None:
+    """Mark the entries that ``--cfg-options`` keys set as set."""
+    for key in keys:
+        node = own
+        *parents, last = key.split('.')
+        for part in parents:
+            child = node.get(part)
+            if child is WHOLE:
+                break
+            if not isinstance(child, dict):
+                child = node[part] = {}
+            node = child
+        else:
+            node[last] = WHOLE
+
+
+def leaf_variable_errors(cfg: Config,
+                         options: Iterable[str] = ()) -> List[str]:
     """One line per variable of ``cfg``'s file that does not reach.
 
     Only a file with ``_base_`` files is read; the others (a dumped
     config, a Config built in Python) hold their values where they are.
 
     Args:
-        cfg (Config): the config as loaded from ``cfg.filename``, after
+        cfg (Config): the config as read from ``cfg.filename``, before
             ``--cfg-options``.
+        options (Iterable[str]): the ``--cfg-options`` keys, which set
+            the entries they name as the leaf file does.
 
     Returns:
         list[str]: ``'<file>: crop_size = (64, 128) does not reach ...'``.
@@ -218,9 +237,11 @@ def leaf_variable_errors(cfg: Config) -> List[str]:
         return []
     base = Config.fromstring(f'_base_ = {bases!r}\n', '.py')
     own = own_entries(tree)
+    variables = list(own)
+    _set_by(own, options)
     read = runner_keys(cfg)
     errors = []
-    for var in own:
+    for var in variables:
         if var not in cfg or var.startswith('__'):
             continue
         stale = _stale_copies(var, cfg, base, own, read)

@@ -89,9 +89,10 @@ def load_config(path: str,
             (:mod:`~emanet.config.leaf_variables`).
     """
     cfg = read_config(path)
+    # The file as written, the entries the options set counted as set.
+    errors = leaf_variable_errors(cfg, cfg_options or ())
     merge_cfg_options(cfg, cfg_options)
     check_config(cfg)  # before anything is created (work dir, logs)
-    errors = leaf_variable_errors(cfg)
     if errors:
         raise ConfigError('\n'.join(errors))
     if work_dir is not None:
