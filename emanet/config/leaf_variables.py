@@ -238,6 +238,8 @@ def leaf_variable_errors(cfg: Config,
     base = Config.fromstring(f'_base_ = {bases!r}\n', '.py')
     own = own_entries(tree)
     variables = list(own)
+    used = {node.id for node in ast.walk(tree)
+            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)}
     _set_by(own, options)
     read = runner_keys(cfg)
     errors = []
@@ -252,7 +254,7 @@ def leaf_variable_errors(cfg: Config,
                 f'{_short(base[var])}: the base file copied its {var} '
                 f'there when it ran; add to {osp.basename(path)}: '
                 f'{_additions(var, stale, cfg, base)}')
-        elif var not in base:
+        elif var not in base and var not in used:
             unused = _unused(var, cfg, read)
             if unused:
                 held = {_short(v) for _, v in unused}
