@@ -19,7 +19,7 @@ file sets itself, even to the base's value, is never named.
 """
 import ast
 import os.path as osp
-from typing import Any, Dict, Iterable, List, Set, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Set, Tuple
 
 from mmengine.config import Config
 
@@ -61,26 +61,29 @@ def _subtree(node: ast.expr, names: Dict[str, Any]) -> Any:
     return WHOLE
 
 
+def _root(node: ast.expr) -> Optional[str]:
+    """``model`` of ``model['x'].y``; None for other targets."""
+    while isinstance(node, (ast.Subscript, ast.Attribute)):
+        node = node.value
+    return node.id if isinstance(node, ast.Name) else None
+
+
 def own_entries(tree: ast.Module) -> Dict[str, Any]:
     """The top-level names a config file sets, each with what it sets."""
     names: Dict[str, Any] = {}
     for stmt in tree.body:
-        if isinstance(stmt, ast.Assign):
+        if isinstance(stmt, ast.Assign) and all(
+                isinstance(t, ast.Name) for t in stmt.targets):
             for target in stmt.targets:
-                if isinstance(target, ast.Name):
-                    names[target.id] = _subtree(stmt.value, names)
+                names[target.id] = _subtree(stmt.value, names)
         elif not isinstance(stmt, (ast.Expr, ast.Import, ast.ImportFrom)):
-            # model['x'] = ..., if/for blocks: whatever they set, whole.
+            # model['x'] = ..., a, b = ..., if/for blocks: what they set
+            # is set as a whole.
             for node in ast.walk(stmt):
-                if isinstance(node, ast.Name) and isinstance(
-                        node.ctx, ast.Store) or isinstance(
-                            node, (ast.Subscript, ast.Attribute)) and \
-                        isinstance(getattr(node, 'ctx', None), ast.Store):
-                    root = node
-                    while isinstance(root, (ast.Subscript, ast.Attribute)):
-                        root = root.value
-                    if isinstance(root, ast.Name):
-                        names[root.id] = WHOLE
+                if isinstance(getattr(node, 'ctx', None), ast.Store):
+                    root = _root(node)
+                    if root is not None:
+                        names[root] = WHOLE
     names.pop('_base_', None)
     return names
 

@@ -102,8 +102,11 @@ def _pretrained_errors(model: dict) -> List[Error]:
     """
     from emanet.models.backbones.pretrained import PUBLISHED, weights_named
     backbone = model.get('backbone')
-    if not isinstance(backbone, dict) or _registered(backbone) is None:
-        return []
+    kind = backbone.get('type', '').split('.')[-1] if isinstance(
+        backbone, dict) else None
+    if kind not in {k for k, _ in PUBLISHED} or _backbone_channels(
+            backbone)[0] is None:
+        return []  # not a ResNet, or one that cannot be built
     init = backbone.get('init_cfg')
     named = [(path, name, weights_named(name)) for path, name in (
         ('model.pretrained', model.get('pretrained')),
@@ -114,7 +117,6 @@ def _pretrained_errors(model: dict) -> List[Error]:
     if not found:
         return []
     path, name, held = found[0]
-    kind = backbone['type'].split('.')[-1]
     depth = backbone.get('depth')
     if held == (kind, depth):
         return []

@@ -18,8 +18,7 @@ PUBLISHED: Dict[Tuple[str, int], str] = {
     **{('ResNetV1c', d): f'open-mmlab://resnet{d}_v1c'
        for d in (18, 50, 101)},
     **{('ResNetV1d', d): f'mmcls://resnet{d}_v1d' for d in (50, 101, 152)},
-    **{('ResNet', d): f'torchvision://resnet{d}'
-       for d in (18, 34, 50, 101, 152)},
+    **{('ResNet', d): f'mmcls://resnet{d}' for d in (18, 34, 50, 101, 152)},
 }
 _NAME = re.compile(r'^(open-mmlab|mmcls|torchvision)://resnet(\d+)'
                    r'(_v1[cd])?$')
@@ -63,11 +62,10 @@ def pretrained_error(checkpoint: str, err: Exception) -> CheckpointError:
     """
     url = checkpoint
     scheme, _, name = checkpoint.partition('://')
-    if scheme in ('open-mmlab', 'mmcls', 'torchvision'):
+    if scheme in ('open-mmlab', 'mmcls'):  # torchvision:// needs torchvision
         from mmengine.runner import checkpoint as mm_checkpoint
         table = {'open-mmlab': mm_checkpoint.get_external_models,
-                 'mmcls': mm_checkpoint.get_mmcls_models,
-                 'torchvision': mm_checkpoint.get_torchvision_models}[scheme]
+                 'mmcls': mm_checkpoint.get_mmcls_models}[scheme]
         url = table().get(name, checkpoint)
     where = checkpoint if url == checkpoint else f'{checkpoint} ({url})'
     first = (str(err).strip().splitlines() or [''])[0].rstrip('.')
