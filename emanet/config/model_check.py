@@ -78,11 +78,12 @@ def _channel_errors(model: dict) -> List[Error]:
         if not isinstance(index, int) or not isinstance(have, int):
             continue
         if not -len(channels) <= index < len(channels):
+            given = backbone.get('out_indices')
             errors.append((path, (
                 f'in_index={index}, but model.backbone gives '
-                f'{len(channels)} feature maps (out_indices='
-                f'{tuple(backbone.get("out_indices", ()))}); set '
-                f'{path}.in_index to 0..{len(channels) - 1}')))
+                f'{len(channels)} feature maps'
+                + (f' (out_indices={tuple(given)})' if given else '')
+                + f'; set {path}.in_index to 0..{len(channels) - 1}')))
         elif have != channels[index]:
             wanted.append(f'{path}.in_channels={channels[index]}')
     if wanted:
@@ -97,8 +98,8 @@ def _channel_errors(model: dict) -> List[Error]:
 def _pretrained_errors(model: dict) -> List[Error]:
     """Published weights of the backbone's own type and depth.
 
-    (A narrower backbone with published weights is how tests keep a run
-    with ``pretrained`` fast, so widths are not compared.)
+    Widths are not compared: a narrowed backbone with a published name
+    is a cheap way to run the pretrained path on purpose.
     """
     from emanet.models.backbones.pretrained import PUBLISHED, weights_named
     backbone = model.get('backbone')
