@@ -15,6 +15,10 @@ A command that is neither skipped nor runnable (a placeholder such as
 ``CKPT`` or an ``[--option]`` left after the substitutions) fails, so the
 tables follow the README.
 
+A ```python block right after ``<!-- file: PATH -->`` is a file the
+README asks the reader to write (a leaf config): it is written at ``PATH``
+in the run folder of its section before the section's commands run.
+
 Each section of the README runs in its own run folder, laid out like the
 repository (``STAND_INS``; the outputs of the commands, ``work_dirs/``,
 ``preds/``, ``demo.onnx`` ..., stay there: the last test checks that
@@ -58,6 +62,8 @@ STAND_INS: List[Tuple[str, str]] = [
     ('data/cityscapes/', 'the 4 + 2 generated images and their label ids: '
      'the files of the Cityscapes download the converter reads'),
     ('pip install -e .', 'PYTHONPATH=<checkout>'),
+    ('configs/my/*.py', 'the README\'s <!-- file: PATH --> blocks of the '
+     'section, as they are'),
 ]
 
 # Replacements applied, in this order, to every command that runs (the
@@ -81,6 +87,9 @@ SUBSTITUTIONS: List[Tuple[str, str, str]] = [
     ('--nproc 8', '--nproc 2', 'the CPUs of CI'),
     ('iter_400.pth', f'iter_{TINY_ITERS}.pth',
      'the tiny config trains 2 iterations'),
+    ('--shape 512 1024', '--shape 64 128', 'full-width models, small input'),
+    ('--shape 512 512', '--shape 64 64', 'full-width models, small input'),
+    ('--shape 769 769', '--shape 64 64', 'full-width models, small input'),
 ]
 
 # The inputs the test makes in each run folder (a val image of the
@@ -119,6 +128,9 @@ EXPECTED: List[Tuple[str, List[str], List[str]]] = [
      [r'^mIoU: \d'],
      [f'{WORK}/iter_{TINY_ITERS}.pth', f'{WORK}/last_checkpoint',
       f'{WORK}/{DEMO_NAME}.py', f'{WORK}/*/vis_data/scalars.json']),
+    (r'^python tools/train\.py configs/my/(\S+)\.py', [r'^mIoU: \d'],
+     ['work_dirs/emanet_r18-d8_1xb4-400_cityscapes-demo-128x128/'
+      f'iter_{TINY_ITERS}.pth']),
     (r'^python tools/train\.py \$CONFIG', [r'^mIoU: \d'],
      [f'work_dirs/options/iter_{2 * TINY_ITERS}.pth',
       'work_dirs/options/last_checkpoint']),
@@ -239,11 +251,33 @@ def readme_commands(path: str = README) -> List[Command]:
             for text in _block_lines(body):
                 for part in _split_and(text):
                     commands.append(Command(block, 0, section, part, main))
+        elif line.startswith('```'):  # another block: its # are no headings
+            i += 1
+            while i < len(lines) and lines[i].strip() != '```':
+                i += 1
         i += 1
     counts: Dict[str, int] = {}
     for cmd in commands:
         counts[cmd.section] = cmd.index = counts.get(cmd.section, 0) + 1
     return commands
+
+
+def readme_files(path: str = README) -> List[Tuple[str, str, str]]:
+    """``(section, path, text)`` of each ``<!-- file: PATH -->`` block."""
+    files, section, fenced = [], '', False
+    lines = open(path, encoding='utf-8').read().splitlines()
+    for i, line in enumerate(lines):
+        if line.startswith('```'):
+            fenced = not fenced
+        elif not fenced and re.match(r'#{1,6} ', line):
+            section = line.lstrip('#').strip()
+        match = re.match(r'<!-- file: (\S+) -->$', line.strip())
+        if match:
+            assert lines[i + 1].startswith('```'), f'no block after {line}'
+            end = lines.index('```', i + 2)
+            files.append((section, match.group(1),
+                          '\n'.join(lines[i + 2:end]) + '\n'))
+    return files
 
 
 def _block_lines(body: List[str]) -> List[str]:
@@ -305,6 +339,7 @@ def expectations(text: str) -> Tuple[List[str], List[str]]:
 
 
 COMMANDS = readme_commands()
+FILE_BLOCKS = readme_files()
 ASSIGNMENTS = [c.text for c in COMMANDS if is_assignment(c.text)]
 STEPS = [c for c in COMMANDS if not is_assignment(c.text)]
 
@@ -455,6 +490,12 @@ class Runs:
                      folder: str) -> None:
         try:
             make_run_folder(folder, self.data_root)
+            for where, path, text in FILE_BLOCKS:
+                if where == section:
+                    os.makedirs(osp.join(folder, osp.dirname(path)),
+                                exist_ok=True)
+                    with open(osp.join(folder, path), 'w') as f:
+                        f.write(text)
             if section != self.main_section:
                 main_folder = self.main_done.result()
                 work = osp.join(main_folder or '', WORK)
@@ -596,3 +637,9 @@ def test_blocks_are_read_as_bash_reads_them(tmp_path):
         'a choice a|b is left'
     assert not_runnable('GPUS=2 x.sh $CONFIG --t T a=AVX2 | tee "a|b"') \
         is None
+    readme.write_text('## Mine\n\n<!-- file: configs/my/a.py -->\n'
+                      '```python\n# not a heading\n_base_ = \'x.py\'\n```\n'
+                      '```bash\npython tools/train.py configs/my/a.py\n```\n')
+    assert readme_files(str(readme)) == [
+        ('Mine', 'configs/my/a.py', "# not a heading\n_base_ = 'x.py'\n")]
+    assert [c.section for c in readme_commands(str(readme))] == ['Mine']

@@ -7,7 +7,10 @@
   override.
 * :mod:`.checking`: unknown types and keys, wrong values, named before
   anything is built; :mod:`.registries` and :mod:`.signatures` say what
-  each entry builds and accepts.
+  each entry builds and accepts; :mod:`.model_check`: backbone, heads,
+  data set and pretrained weights agree.
+* :mod:`.leaf_variables`: a leaf file's variable that does not reach the
+  entries its base copied it into (:mod:`.copies` finds them).
 """
 from .checking import check_config
 from .overrides import CfgOptionsAction, check_cfg_options, merge_cfg_options

@@ -17,6 +17,7 @@ from mmengine.registry import Registry
 
 from emanet.utils.errors import ConfigError
 
+from .model_check import model_errors
 from .registries import (
     NAMED_ENTRIES,
     registered_names,
@@ -163,45 +164,10 @@ def check_config(cfg: Config, skip: Iterable[str] = ()) -> None:
                 checker.check_keys(key, value, DataLoader, _DATALOADER_KEYS,
                                    'DataLoader (torch.utils.data)')
             checker.walk(value, key, registry_for(key, value, top=True), key)
-        _check_num_classes(cfg, checker)
+        for path, message in model_errors(cfg):
+            checker.fail(path, message)
         if 'param_scheduler' not in skip:
             for path, message in schedule_errors(cfg):
                 checker.fail(path, message)
     if checker.errors:
         raise ConfigError('\n'.join(checker.errors))
-
-
-def _dataset_classes(dataset: Any) -> Optional[int]:
-    """How many classes a data set config labels: its metainfo's."""
-    from emanet.registry import DATASETS
-    if not isinstance(dataset, dict):
-        return None
-    classes = (dataset.get('metainfo') or {}).get('classes')
-    if classes is None:
-        cls = DATASETS.get(dataset.get('type', ''))
-        classes = getattr(cls, 'METAINFO', {}).get('classes')
-    return len(classes) if classes is not None else None
-
-
-def _check_num_classes(cfg: Config, checker: _Checker) -> None:
-    """A head with fewer outputs than the data set has classes.
-
-    Its loss would index past the logits (an ``IndexError`` deep in
-    ``cross_entropy``) on the first label of a higher class.
-    """
-    model = cfg.get('model') or {}
-    model = model.get('module', model)  # a test-time augmentation wrapper
-    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        dataset = (cfg.get(loader) or {}).get('dataset')
-        count = _dataset_classes(dataset)
-        if count is None:
-            continue
-        for head in ('decode_head', 'auxiliary_head'):
-            num = (model.get(head) or {}).get('num_classes')
-            if isinstance(num, int) and num < count:
-                checker.fail(
-                    f'model.{head}', f'num_classes={num}, but the '
-                    f'{loader} data set ({dataset.get("type")}) has {count} '
-                    f'classes; set num_classes={count}, or give the data set '
-                    f'metainfo=dict(classes=...) with {num} classes')
-        return  # the first data set decides, as for the metric

@@ -7,67 +7,14 @@ refused, naming the keys that do take effect.
 """
 import argparse
 import difflib
-from typing import Any, Dict, List, Optional, Set
+from typing import Any, Dict, Optional
 
 from mmengine.config import Config, DictAction
 
 from emanet.utils.errors import ConfigError
 
-from .registries import registry_named
+from .copies import runner_keys, variable_copies
 from .schedule import follow_max_iters
-from .signatures import parameters, same_value
-
-
-def _runner_keys(cfg: Config) -> Set[str]:
-    """Top-level keys the config's Runner takes (``runner_type`` too)."""
-    from mmengine.runner import Runner
-    runner = cfg.get('runner_type', Runner)
-    if isinstance(runner, str):
-        runner = registry_named('runner').get(runner) or Runner
-    return set(parameters(runner)[0]) | {'runner_type'}
-
-
-def _copies(value: Any, node: Any, path: str) -> List[str]:
-    """Paths below ``node`` (not ``node`` itself) holding ``value``.
-
-    Paths use the ``--cfg-options`` syntax (``param_scheduler.1.end``).
-    """
-    if isinstance(node, dict):
-        items = node.items()
-    elif isinstance(node, (list, tuple)):
-        items = enumerate(node)
-    else:
-        return []
-    found = []
-    for key, child in items:
-        child_path = f'{path}.{key}'
-        if same_value(child, value):
-            found.append(child_path)
-        else:
-            found.extend(_copies(value, child, child_path))
-    return found
-
-
-def _variable_copies(cfg: Config, key: str,
-                     runner_keys: Set[str]) -> Optional[List[str]]:
-    """Where a parse-time variable's value went; None if ``key`` is read.
-
-    A top-level key whose value also sits inside another top-level entry
-    was copied there when the file ran (``optimizer`` into
-    ``optim_wrapper.optimizer``, ``max_iters`` into ``train_cfg``):
-    nothing reads the key itself afterwards. Scalars the Runner takes are
-    read directly, however they compare; booleans, None and empty values
-    say nothing.
-    """
-    value = cfg.get(key)
-    if (value is None or isinstance(value, bool)
-            or (isinstance(value, (str, dict, list, tuple)) and not value)
-            or (key in runner_keys
-                and not isinstance(value, (dict, list, tuple)))):
-        return None
-    found = [path for other in cfg.keys() if other != key
-             for path in _copies(value, cfg[other], other)]
-    return found or None
 
 
 def check_cfg_options(cfg: Config, options: Dict[str, Any]) -> None:
@@ -86,12 +33,12 @@ def check_cfg_options(cfg: Config, options: Dict[str, Any]) -> None:
     Raises:
         ConfigError: one line per refused key.
     """
-    runner_keys = _runner_keys(cfg)
+    read_directly = runner_keys(cfg)
     errors = []
     for option in options:
         top, _, rest = option.partition('.')
         if top not in cfg:
-            if top not in runner_keys:
+            if top not in read_directly:
                 close = difflib.get_close_matches(
                     top, list(cfg.keys()), n=1, cutoff=0.8)
                 if close:
@@ -99,14 +46,14 @@ def check_cfg_options(cfg: Config, options: Dict[str, Any]) -> None:
                                   f"no key '{top}'; did you mean "
                                   f"'{close[0]}'?")
             continue
-        copies = _variable_copies(cfg, top, runner_keys)
+        copies = variable_copies(cfg, top, read_directly)
         if copies is None:
             continue
         # Copies inside other variables (train_pipeline) are not read
         # either; name only those inside entries that are.
         read = [path for path in copies
-                if _variable_copies(cfg, path.split('.')[0],
-                                    runner_keys) is None]
+                if variable_copies(cfg, path.split('.')[0],
+                                   read_directly) is None]
         if not read:
             errors.append(f'--cfg-options {option}: nothing reads '
                           f"'{top}' after the config file has run; change "

@@ -1,29 +1,19 @@
 """Read a config file, naming the file and line of what goes wrong."""
 import ast
+import logging
 import os.path as osp
 import traceback
-from typing import List, Optional, Set
+from typing import Optional, Set
 
 from mmengine.config import Config
+from mmengine.logging import print_log
 
 from emanet.utils.errors import ConfigError
 
 from .checking import check_config
+from .leaf_variables import base_files, leaf_variable_errors
+from .model_check import pretrained_warnings
 from .overrides import merge_cfg_options
-
-
-def _base_files(tree: ast.Module) -> List[str]:
-    """The literal ``_base_`` entries of a parsed config file."""
-    for node in tree.body:
-        if isinstance(node, ast.Assign) and any(
-                isinstance(t, ast.Name) and t.id == '_base_'
-                for t in node.targets):
-            try:
-                bases = ast.literal_eval(node.value)
-            except ValueError:
-                return []
-            return [bases] if isinstance(bases, str) else list(bases)
-    return []
 
 
 def _find_syntax_error(path: str, seen: Set[str]) -> Optional[SyntaxError]:
@@ -38,7 +28,7 @@ def _find_syntax_error(path: str, seen: Set[str]) -> Optional[SyntaxError]:
         tree = ast.parse(source, filename=path)
     except SyntaxError as e:
         return e
-    for base in _base_files(tree):
+    for base in base_files(tree):
         found = _find_syntax_error(osp.join(osp.dirname(path), base), seen)
         if found is not None:
             return found
@@ -96,12 +86,20 @@ def load_config(path: str,
 
     Raises:
         ConfigError: the file cannot be read (naming file and line), an
-            override would have no effect, or a key or value is wrong
-            (:func:`~emanet.config.checking.check_config`).
+            override would have no effect, a key or value is wrong
+            (:func:`~emanet.config.checking.check_config`), or a variable
+            of the file does not reach the entries its base copied it into
+            (:mod:`~emanet.config.leaf_variables`).
     """
     cfg = read_config(path)
+    # The file as written, the entries the options set counted as set.
+    errors = leaf_variable_errors(cfg, cfg_options or ())
     merge_cfg_options(cfg, cfg_options)
     check_config(cfg)  # before anything is created (work dir, logs)
+    if errors:
+        raise ConfigError('\n'.join(errors))
+    for line in pretrained_warnings(cfg):
+        print_log(line, logger='current', level=logging.WARNING)
     if work_dir is not None:
         cfg.work_dir = work_dir
     elif cfg.get('work_dir') is None:

@@ -20,6 +20,11 @@ Writes, next to this file:
 - ``mmseg_reference_keys.json.gz``: state-dict key names and shapes of the
   full R-50-D8 and R-101-D8 EMANet models, parameter counts and frozen
   parameter names.
+- ``mmseg_reference_resnetv1d.pth``: tiny ResNetV1d backbones (D8
+  Bottleneck and plain-stride BasicBlock, 2 base channels) with random
+  weights (float32), an odd-sized input, their outputs in float64 in eval
+  and train mode, and the state-dict keys and shapes of the full
+  ResNetV1d-50/101-D8.
 """
 import copy
 import gzip
@@ -167,6 +172,48 @@ def full_model_keys() -> dict:
     return out
 
 
+# The V1d backbones compared: EMANet's D8 layout (dilated, stride 1 in the
+# last stages: identity average pools) and plain strides (a 2x2 pool in
+# every strided shortcut; odd sizes exercise ceil_mode).
+V1D_TINY = dict(
+    d8_bottleneck=dict(
+        type='ResNetV1d', depth=50, stem_channels=8, base_channels=2,
+        strides=(1, 2, 1, 1), dilations=(1, 1, 2, 4),
+        contract_dilation=True, norm_cfg=NORM_CFG),
+    strided_basic=dict(
+        type='ResNetV1d', depth=18, stem_channels=8, base_channels=2,
+        norm_cfg=NORM_CFG))
+V1D_FULL = dict(depth=50, strides=(1, 2, 1, 1), dilations=(1, 1, 2, 4),
+                contract_dilation=True, norm_cfg=NORM_CFG)
+
+
+def make_resnetv1d() -> dict:
+    from mmengine.config import ConfigDict
+    from mmseg.registry import MODELS
+
+    g = torch.Generator().manual_seed(2)
+    imgs = torch.randn(2, 3, 37, 45, generator=g)
+    result = dict(imgs=imgs, tiny={}, full={})
+    for name, cfg in V1D_TINY.items():
+        torch.manual_seed(0)
+        model = MODELS.build(ConfigDict(copy.deepcopy(cfg)))
+        randomise(model)
+        entry = dict(config=cfg, state_dict={
+            k: v.clone() for k, v in model.state_dict().items()})
+        model.double()
+        for mode in ('eval', 'train'):
+            model.train(mode == 'train')
+            with torch.no_grad():
+                entry[mode] = [o.clone() for o in model(imgs.double())]
+        result['tiny'][name] = entry
+    for depth in (50, 101):
+        cfg = dict(V1D_FULL, type='ResNetV1d', depth=depth)
+        model = MODELS.build(ConfigDict(cfg))
+        result['full'][depth] = [[k, list(v.shape)]
+                                 for k, v in model.state_dict().items()]
+    return result
+
+
 def main() -> None:
     if import_mmseg() is None:
         sys.exit('mmsegmentation is not installed: pip install --no-deps '
@@ -180,6 +227,14 @@ def main() -> None:
     path = osp.join(HERE, 'mmseg_reference_keys.json.gz')
     with gzip.open(path, 'wt') as f:
         json.dump(full_model_keys(), f, separators=(',', ':'))
+    print(f'wrote {path} ({osp.getsize(path) // 1024} KB)')
+    write_resnetv1d()
+
+
+def write_resnetv1d() -> None:
+    """Write ``mmseg_reference_resnetv1d.pth`` (after ``import_mmseg``)."""
+    path = osp.join(HERE, 'mmseg_reference_resnetv1d.pth')
+    torch.save(make_resnetv1d(), path)
     print(f'wrote {path} ({osp.getsize(path) // 1024} KB)')
 
 

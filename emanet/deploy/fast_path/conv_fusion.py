@@ -13,7 +13,7 @@ import torch
 from mmcv.cnn import ConvModule
 from torch import Tensor, nn
 
-from emanet.models.backbones.resnet import BasicBlock, Bottleneck
+from emanet.models.backbones import BasicBlock, Bottleneck
 
 from .conv_split import replace_submodule
 from .winograd import WinogradConv2d

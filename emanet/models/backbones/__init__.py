@@ -1,4 +1,7 @@
 """Backbones."""
-from .resnet import BasicBlock, Bottleneck, ResLayer, ResNet, ResNetV1c
+from .blocks import BasicBlock, Bottleneck, ResLayer
+from .resnet import ResNet, ResNetV1c, ResNetV1d
 
-__all__ = ['BasicBlock', 'Bottleneck', 'ResLayer', 'ResNet', 'ResNetV1c']
+__all__ = [
+    'BasicBlock', 'Bottleneck', 'ResLayer', 'ResNet', 'ResNetV1c', 'ResNetV1d'
+]

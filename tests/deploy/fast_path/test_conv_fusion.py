@@ -26,7 +26,7 @@ from emanet.deploy.fast_path.conv_fusion import (
     fusion_available,
 )
 from emanet.deploy.fast_path.winograd import WinogradConv2d
-from emanet.models.backbones.resnet import BasicBlock, Bottleneck
+from emanet.models.backbones import BasicBlock, Bottleneck
 
 # Float-rounding sensitive: the README test command runs these again as
 # on an AVX2-only CPU.

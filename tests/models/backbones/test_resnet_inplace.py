@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from emanet.models.backbones.resnet import BasicBlock, Bottleneck, ResLayer
+from emanet.models.backbones import BasicBlock, Bottleneck, ResLayer
 
 
 def reference_forward(block: nn.Module, x: Tensor) -> Tensor:
