@@ -162,7 +162,9 @@ class Segmenter:
         query = parse_query(request.query_params.multi_items())
         data = await read_upload(request,
                                  max_body_bytes(self.options.max_pixels))
-        image = decode_image(data, self.options.max_pixels)
+        # decoded beside the running batch, not on the event loop
+        image = await asyncio.get_running_loop().run_in_executor(
+            None, decode_image, data, self.options.max_pixels)
         answer = await self._segment((image, query))
         if isinstance(answer, RequestError):
             raise answer

@@ -1,8 +1,10 @@
 """The models and the service of the serving tests.
 
-The service runs once per session on a local Ray instance (2 CPUs, no
-dashboard, a temporary folder of its own) and is stopped at the end, so
-no Ray process outlives the tests: two applications on one free port,
+The service runs on a local Ray instance (2 CPUs, no dashboard, a
+temporary folder of its own) for the module that uses it,
+``test_deployment.py`` (so once per session), and is stopped after it,
+so that no Ray process outlives those tests or idles through the rest
+of the suite: two applications on one free port,
 ``/ckpt`` (the tiny trained checkpoint, 2 replicas, batches of up to 4)
 and ``/onnx`` (its ONNX export, 1 replica).
 """
@@ -74,7 +76,7 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture(scope='session')
+@pytest.fixture(scope='module')
 def service(request):
     reason = serve_unavailable()
     if reason:  # before the models are made: one reason, at once

@@ -1,11 +1,13 @@
 """The real service (``conftest.py``: local Ray, a free port) under real
-HTTP clients: answers equal to ``inference_model``'s, bad input, client
-disconnects and a killed replica."""
+HTTP clients: answers equal to ``inference_model``'s, bad input, the
+benchmark tool, client disconnects and a killed replica (last). The only
+module of the session that starts the service."""
 import base64
 import glob
 import io
 import json
 import os
+import re
 import signal
 import socket
 import threading
@@ -16,8 +18,10 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from tool_loader import load_tool
 
 from emanet.serving import serve_unavailable
+from emanet.serving.load import table
 
 pytestmark = pytest.mark.slow
 
@@ -222,6 +226,36 @@ def test_each_replica_logs_its_threads(service):
              if ' uses 1 threads (0.5 CPUs reserved' in line]
     assert len({line.split(' uses ')[0].split()[-3] for line in lines}) \
         >= 3, lines  # three replicas: two of ckpt, one of onnx
+
+
+def test_benchmark_tool_prints_the_table(service, models, capsys):
+    """Both applications of the session, two concurrencies, the direct
+    runs at batch 1, 4 (ckpt's) and 8 (onnx's) with the first's model."""
+    threads = torch.get_num_threads()
+    try:
+        rows = load_tool('tools/analysis_tools/benchmark_serve.py').main(
+            [service.urls['ckpt'], service.urls['onnx'], models.images[0],
+             '--concurrency', '1', '3', '--requests', '6', '--warmup', '1'])
+    finally:
+        torch.set_num_threads(threads)
+    out = capsys.readouterr().out
+    assert [(r.path.split(' (')[0], r.concurrency) for r in rows] == [
+        (service.urls['ckpt'], 1), (service.urls['ckpt'], 3),
+        (service.urls['onnx'], 1), (service.urls['onnx'], 3),
+        ('inference_model', None), ('inference_model', None),
+        ('inference_model', None)]
+    assert all(r.timings.images == 6 and r.timings.errors == 0
+               for r in rows)
+    lines = out.splitlines()
+    header = lines.index(table(rows)[0])
+    assert len(lines[header:]) == 2 + 7 + 2  # table, two p99 lines
+    assert re.search(r'^\| http://\S+/ckpt \(max batch 4\) \| 3 \| '
+                     r'[\d.]+ \| [\d.]+x \|', out, re.M)
+    assert re.search(r'^\| inference_model \(batch 8\) \| - \|', out, re.M)
+    assert re.search(r'^p99 at concurrency 1: http://\S+/onnx \(max batch '
+                     r'8\) [\d.]+ ms = [\d.]+x of inference_model \(batch '
+                     r'1\)', out, re.M)
+    assert 'pytorch, float32, 2 replica(s) x 1 threads' in out
 
 
 def _raw_request(port: int, path: str, data: bytes) -> bytes:

@@ -66,3 +66,24 @@ def test_wait_for_stop_returns_on_sigterm():
     launch.wait_for_stop()
     assert time.monotonic() - began < 5
     assert signal.getsignal(signal.SIGTERM) is previous
+
+
+def test_serve_run_builder_and_the_config_file_example():
+    """``serve run emanet.serving:app key=value`` and
+    ``docs/serve_config.yaml`` give the service's application."""
+    import yaml
+    from ray.serve import Application
+    from ray.serve.schema import ServeDeploySchema
+    from tool_loader import REPO
+
+    from emanet.serving import app
+    built = app({'config': 'c.py', 'model': 'm.onnx', 'replicas': '2',
+                 'max_batch_size': '4'})
+    assert isinstance(built, Application)
+    with open(f'{REPO}/docs/serve_config.yaml') as f:
+        config = ServeDeploySchema.model_validate(yaml.safe_load(f))
+    (application, ) = config.applications
+    assert application.import_path == 'emanet.serving:app'
+    assert [d.name for d in application.deployments] == ['Segmenter']
+    options = ServeOptions.from_args(application.args)
+    assert options.max_batch_size == 8 and options.model.endswith('.onnx')

@@ -1,11 +1,8 @@
-"""The benchmark's load, direct runs and table; the benchmark tool on the
-session's service."""
+"""The benchmark's load, direct runs and table (the benchmark tool on the
+running service: tests/serving/test_deployment.py)."""
 import math
-import re
 
 import pytest
-import torch
-from tool_loader import load_tool
 
 from emanet.serving.load import Row, Timings, p99_lines, run_direct, table
 
@@ -45,34 +42,3 @@ def test_direct_run_counts_images_and_calls(models):
     timings = run_direct(model, payloads, batch_size=2, requests=5)
     assert timings.images == 5 and len(timings.latencies) == 3
     assert timings.throughput > 0
-
-
-@pytest.mark.slow
-def test_benchmark_tool_prints_the_table(service, models, capsys):
-    """Both applications of the session, two concurrencies, the direct
-    runs at batch 1, 4 (ckpt's) and 8 (onnx's) with the first's model."""
-    threads = torch.get_num_threads()
-    try:
-        rows = load_tool('tools/analysis_tools/benchmark_serve.py').main(
-            [service.urls['ckpt'], service.urls['onnx'], models.images[0],
-             '--concurrency', '1', '3', '--requests', '6', '--warmup', '1'])
-    finally:
-        torch.set_num_threads(threads)
-    out = capsys.readouterr().out
-    assert [(r.path.split(' (')[0], r.concurrency) for r in rows] == [
-        (service.urls['ckpt'], 1), (service.urls['ckpt'], 3),
-        (service.urls['onnx'], 1), (service.urls['onnx'], 3),
-        ('inference_model', None), ('inference_model', None),
-        ('inference_model', None)]
-    assert all(r.timings.images == 6 and r.timings.errors == 0
-               for r in rows)
-    lines = out.splitlines()
-    header = lines.index(table(rows)[0])
-    assert len(lines[header:]) == 2 + 7 + 2  # table, two p99 lines
-    assert re.search(r'^\| http://\S+/ckpt \(max batch 4\) \| 3 \| '
-                     r'[\d.]+ \| [\d.]+x \|', out, re.M)
-    assert re.search(r'^\| inference_model \(batch 8\) \| - \|', out, re.M)
-    assert re.search(r'^p99 at concurrency 1: http://\S+/onnx \(max batch '
-                     r'8\) [\d.]+ ms = [\d.]+x of inference_model \(batch '
-                     r'1\)', out, re.M)
-    assert 'pytorch, float32, 2 replica(s) x 1 threads' in out

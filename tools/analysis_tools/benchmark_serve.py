@@ -149,7 +149,8 @@ def main(argv: Optional[List[str]] = None) -> list:
     model = None if args.no_direct else direct_model(args, metas[0])
     if model is not None:
         for size in sorted({1, *(m['max_batch_size'] for m in metas)}):
-            run_direct(model, payloads, size, size)  # warm-up
+            # as many untimed calls as untimed requests per row
+            run_direct(model, payloads, size, size * max(args.warmup, 1))
             direct[size] = run_direct(model, payloads, size, args.requests)
     rows = [Row(row.path, row.concurrency, row.timings, direct.get(size))
             for size, row in served]
