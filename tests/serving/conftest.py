@@ -43,6 +43,7 @@ class Service:
     urls: Dict[str, str]  # 'ckpt' / 'onnx' -> URL
     options: Dict[str, ServeOptions]
     ray_dir: str  # Ray's temporary folder (logs)
+    replicas: Dict[str, Dict[str, int]]  # kind -> replica tag -> pid
 
 
 @pytest.fixture(scope='session')
@@ -68,6 +69,21 @@ def references(models) -> Dict[str, Dict[str, object]]:
         found[kind] = {path: inference_model(model, path)
                        for path in models.images}
     return found
+
+
+def replica_pids(url: str, count: int) -> Dict[str, int]:
+    """Replica tag -> pid of the ``count`` replicas behind ``url``, from
+    ``/health``. Only while all are idle: Ray Serve sends a request to
+    the replica with the shorter queue (as last seen, for up to 10 s), so
+    a busy one may get no request at all."""
+    import httpx
+    found: Dict[str, int] = {}
+    for _ in range(200):
+        answer = httpx.get(f'{url}/health', timeout=60).json()
+        found[answer['replica']] = answer['pid']
+        if len(found) == count:
+            return found
+    raise AssertionError(f'{url}/health named only {found}')
 
 
 def free_port() -> int:
@@ -101,7 +117,10 @@ def service(request):
         urls = launch.deploy_many(
             [(kind, f'/{kind}', opts) for kind, opts in options.items()],
             port=port)
-        yield Service(port, dict(zip(options, urls)), options, ray_dir)
+        urls = dict(zip(options, urls))
+        replicas = {kind: replica_pids(urls[kind], opts.replicas)
+                    for kind, opts in options.items()}
+        yield Service(port, urls, options, ray_dir, replicas)
     finally:
         launch.shutdown()
         shutil.rmtree(ray_dir, ignore_errors=True)

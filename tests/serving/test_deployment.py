@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from label_match import assert_labels_match
 from tool_loader import load_tool
 
 from emanet.serving import serve_unavailable
@@ -47,22 +48,24 @@ def read(path: str) -> bytes:
         return f.read()
 
 
-def replica_pids(url: str, count: int, tries: int = 60) -> dict:
-    """replica tag -> pid of ``count`` replicas, from ``/health``."""
-    found = {}
-    for _ in range(tries):
-        answer = httpx.get(f'{url}/health', timeout=30).json()
-        found[answer['replica']] = answer['pid']
-        if len(found) == count:
-            return found
-    raise AssertionError(f'{url}/health named only {found}')
+def assert_replicas_running(service, kind: str) -> None:
+    """The replicas the service started with are alive and Ray Serve
+    counts them all running."""
+    from ray import serve
+    for pid in service.replicas[kind].values():
+        os.kill(pid, 0)  # raises if the process is gone
+    deployment = serve.status().applications[kind].deployments['Segmenter']
+    assert deployment.replica_states.get('RUNNING') == \
+        service.options[kind].replicas, deployment.replica_states
 
 
 @pytest.mark.parametrize('kind', ['ckpt', 'onnx'])
 def test_concurrent_requests_equal_inference_model(kind, service, models,
                                                     references):
     """32 requests from 8 client threads: every label PNG is
-    ``inference_model``'s on the same image, batched by the service."""
+    ``inference_model``'s on the same image alone, though the service ran
+    them in batches (``label_match.py``: pixels whose two best classes tie
+    within float32 rounding may go either way)."""
     url = service.urls[kind]
     jobs = [models.images[i % len(models.images)] for i in range(32)]
     with ThreadPoolExecutor(8) as pool:
@@ -73,8 +76,7 @@ def test_concurrent_requests_equal_inference_model(kind, service, models,
         assert answer.headers['content-type'] == 'image/png'
         labels = decode_png(answer.content)
         assert labels.dtype == np.uint8 and labels.ndim == 2
-        np.testing.assert_array_equal(labels,
-                                      labels_of(references[kind][path]))
+        assert_labels_match(labels, references[kind][path])
         batches.append(int(answer.headers['x-batch-size']))
     assert max(batches) > 1, 'no two requests ran as one batch'
 
@@ -145,8 +147,8 @@ def test_multipart_file_equals_the_body(service, models, references):
                         files={'file': ('image.png', read(path),
                                         'image/png')}, timeout=60)
     assert answer.status_code == 200
-    np.testing.assert_array_equal(decode_png(answer.content),
-                                  labels_of(references['ckpt'][path]))
+    assert_labels_match(decode_png(answer.content),
+                            references['ckpt'][path])
 
 
 def _bad_inputs(image: bytes) -> dict:
@@ -185,8 +187,8 @@ def test_bad_input_is_a_one_line_4xx_and_service_goes_on(
     assert httpx.get(f'{url}/health').json()['status'] == 'ready'
     answer = post(url, image)
     assert answer.status_code == 200
-    np.testing.assert_array_equal(decode_png(answer.content),
-                                  labels_of(references['ckpt'][path]))
+    assert_labels_match(decode_png(answer.content),
+                            references['ckpt'][path])
 
 
 def test_meta_health_and_docs(service, models):
@@ -268,7 +270,6 @@ def test_client_disconnect_affects_no_other(service, models, references):
     """One client leaves mid-upload, one while its image is computed; the
     requests beside them are answered as usual."""
     url = service.urls['ckpt']
-    pids = replica_pids(url, 2)
     image = read(models.images[0])
     request = _raw_request(service.port, '/ckpt/predict', image)
     with ThreadPoolExecutor(4) as pool:
@@ -284,9 +285,9 @@ def test_client_disconnect_affects_no_other(service, models, references):
         answers = [future.result() for future in futures]
     for path, answer in zip(jobs, answers):
         assert answer.status_code == 200
-        np.testing.assert_array_equal(decode_png(answer.content),
-                                      labels_of(references['ckpt'][path]))
-    assert replica_pids(url, 2) == pids  # no replica was lost
+        assert_labels_match(decode_png(answer.content),
+                            references['ckpt'][path])
+    assert_replicas_running(service, 'ckpt')  # none was lost
     assert post(url, image).status_code == 200
 
 
@@ -297,7 +298,8 @@ def test_killed_replica_fails_only_its_requests_and_comes_back(
     does, the other application is untouched, and Ray Serve starts a new
     replica that ``/health`` then names."""
     url, other = service.urls['ckpt'], service.urls['onnx']
-    before = replica_pids(url, 2)
+    assert_replicas_running(service, 'ckpt')
+    before = dict(service.replicas['ckpt'])
     victim = sorted(before.values())[0]
     image = read(models.images[0])
     records, lock, stop = [], threading.Lock(), threading.Event()
@@ -348,13 +350,17 @@ def test_killed_replica_fails_only_its_requests_and_comes_back(
         health = httpx.get(f'{url}/health', timeout=60).json()
         if health['replica'] not in before:
             new = health['replica']
+            service.replicas['ckpt'] = {
+                tag: pid for tag, pid in before.items() if pid != victim}
+            service.replicas['ckpt'][new] = health['pid']
         time.sleep(0.1)
+    assert_replicas_running(service, 'ckpt')
     path = models.images[0]
     for _ in range(40):  # until the new replica answers a prediction
         answer = post(url, image)
         assert answer.status_code == 200
-        np.testing.assert_array_equal(decode_png(answer.content),
-                                      labels_of(references['ckpt'][path]))
+        assert_labels_match(decode_png(answer.content),
+                            references['ckpt'][path])
         if answer.headers['x-replica'] == new:
             break
     else:
