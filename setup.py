@@ -17,6 +17,9 @@ def mmcv_requirement() -> str:
         return 'mmcv-lite>=2.0.0'
 
 
+SERVE = ['ray[serve]>=2.60,<3', 'python-multipart', 'httpx']
+
+
 def read_version() -> str:
     namespace: dict = {}
     with open('emanet/version.py', encoding='utf-8') as f:
@@ -48,9 +51,11 @@ setup(
         'cityscapes': ['cityscapesscripts>=2.2'],
         'deploy': ['onnx>=1.14', 'onnxruntime>=1.16', 'openvino>=2024.0',
                    'nncf>=3.4'],
+        # the HTTP service (emanet/serving/) and its benchmark client
+        'serve': SERVE,
         'tests': ['pytest', 'ruff', 'cityscapesscripts>=2.2', 'onnx>=1.14',
                   'onnxruntime>=1.16', 'openvino>=2024.0', 'nncf>=3.4',
-                  'selenium>=4.10'],
+                  'selenium>=4.10', *SERVE],
     },
     license='Apache License 2.0',
     zip_safe=False,

@@ -117,6 +117,18 @@ SKIPS: List[Tuple[str, str]] = [
     (r'^GPUS=2 GPUS_PER_NODE=0 .*tools/slurm_train\.sh cpu',
      'a Slurm cluster with a partition "cpu"; tests/tools/test_slurm.py '
      'runs slurm_train.sh on a one-node cluster'),
+    (r'^python tools/deployment/serve\.py ',
+     'serves until stopped, or deploys onto a Ray cluster; tests/serving/'
+     'conftest.py starts the same service on a local Ray instance and '
+     'tests/tools/test_serve.py runs this tool'),
+    (r'^curl .*localhost:8000',
+     'asks the running service; tests/serving/test_deployment.py sends '
+     'these requests to the service it starts'),
+    (r'^ray start\b', 'starts a Ray cluster (several machines)'),
+    (r'^serve (run|deploy) ',
+     "Ray's own CLI: serves until stopped, or deploys onto a running "
+     'cluster; tests/serving/test_launch.py builds its application from '
+     'the same arguments and from docs/serve_config.yaml'),
 ]
 
 # What a command (regular expression searched in the README's text)

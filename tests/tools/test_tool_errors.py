@@ -65,6 +65,11 @@ TOOLS = {
         'CONFIG', 'times random weights', device='CPU paths only'),
     'tools/analysis_tools/benchmark_train.py': Row(
         'CONFIG', 'trains random weights', device=True),
+    'tools/analysis_tools/benchmark_serve.py': Row(
+        'URL IMAGE --config CONFIG --model MODEL',
+        ['MODEL=MISSING.pth', 'MODEL=MISSING.onnx'],
+        typo='times a running service as it was started',
+        device='times a running service; the direct run is on the CPU'),
     'tools/analysis_tools/browse_dataset.py': Row(
         'CONFIG --output-dir TMP/browse', 'shows the data, not a model'),
     'tools/analysis_tools/confusion_matrix.py': Row(
@@ -82,6 +87,9 @@ TOOLS = {
     'tools/deployment/quantize.py': Row(
         'CONFIG MODEL.onnx --output-file TMP/m_int8.xml',
         ['MODEL.onnx=MISSING.onnx'], device='quantizes on the CPU'),
+    'tools/deployment/serve.py': Row(
+        'CONFIG MODEL', ['MODEL=MISSING.pth', 'MODEL=MISSING.onnx'],
+        device='no --device: --gpus-per-replica'),
     'tools/misc/make_demo_data.py': Row(
         '--out TMP/demo', 'writes a data set only', config=NO_INPUTS,
         typo=NO_INPUTS, device=NO_INPUTS),
