@@ -5,7 +5,7 @@ from typing import Any, Dict, Optional
 import torch.nn as nn
 
 # The one import of the module naming backends (its place may change).
-from emanet.deploy.backends import backend_of
+from emanet.deploy.runtime.backends import backend_of
 
 
 def precision_of(model: nn.Module) -> str:

@@ -18,7 +18,7 @@ import os
 import sys
 from typing import List, Optional
 
-from emanet.apis.early_checks import check_model_file
+from emanet.apis.tool_run import prepare_tool_run
 from emanet.config import CfgOptionsAction, load_config
 from emanet.serving.options import (
     DEFAULT_BATCH_WAIT_MS,
@@ -76,8 +76,8 @@ def serve_options(args: argparse.Namespace) -> ServeOptions:
     """The service's options; the default CPUs per replica share this
     machine's CPUs (local) or take one (cluster)."""
     # one line before Ray starts (the replicas read both again)
-    load_config(args.config, args.cfg_options)
-    check_model_file(args.model, 'model file')
+    prepare_tool_run(load_config(args.config, args.cfg_options),
+                     model_file=args.model, scope=False)
     cpus = args.cpus_per_replica
     if cpus is None:
         cpus = 1.0 if args.address else float(
