@@ -24,6 +24,10 @@ def colorize(label: np.ndarray, palette: Sequence[Sequence[int]]
              ) -> np.ndarray:
     """Map a label map to colours; labels outside the palette stay black.
 
+    Every value that is not a class of the palette (ignore, 255, values
+    of 256 and above, negative values such as a ``-1`` ignore label) is
+    drawn black like ignored pixels, never in a class colour.
+
     Args:
         label (np.ndarray): ``[H, W]`` integer label map.
         palette (Sequence): ``num_classes`` RGB triples.
@@ -31,11 +35,12 @@ def colorize(label: np.ndarray, palette: Sequence[Sequence[int]]
     Returns:
         np.ndarray: ``[H, W, 3]`` uint8 RGB image.
     """
-    table = np.zeros((256, 3), dtype=np.uint8)
+    # One black row past the palette for every value that is no class.
+    table = np.zeros((len(palette) + 1, 3), dtype=np.uint8)
     table[:len(palette)] = np.asarray(palette, dtype=np.uint8)
     label = np.asarray(label)
-    # Values >= 256 (never valid) are folded onto 255 (ignore).
-    return table[np.clip(label, 0, 255).astype(np.int64)]
+    inside = (label >= 0) & (label < len(palette))  # [H, W]
+    return table[np.where(inside, label, len(palette)).astype(np.int64)]
 
 
 @VISUALIZERS.register_module()

@@ -78,6 +78,12 @@ def test_colorize_folds_out_of_range_labels_to_black():
     assert (out == 0).all()
 
 
+def test_colorize_draws_negative_labels_as_ignore_not_class_0():
+    out = colorize(np.array([[-1, -256], [0, 2]]), PALETTE)
+    assert out[0].tolist() == [[0, 0, 0], [0, 0, 0]]
+    assert out[1].tolist() == [[255, 0, 0], [0, 0, 255]]
+
+
 @pytest.mark.parametrize('alpha', [0, -0.1, 1.5])
 def test_alpha_outside_zero_one_is_refused(alpha):
     with pytest.raises(ValueError, match=r'alpha \(opacity\) must be in'):
