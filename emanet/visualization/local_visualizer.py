@@ -11,6 +11,8 @@ from mmengine.visualization import Visualizer
 from emanet.registry import VISUALIZERS
 from emanet.structures import SegDataSample
 
+BLEND_ROWS = 256  # image rows blended at a time (bounds the temporaries)
+
 
 def default_dataset_meta() -> Dict[str, list]:
     """Cityscapes classes and palette, used when nothing else is given."""
@@ -112,10 +114,16 @@ class SegLocalVisualizer(Visualizer):
                 f'label map of shape {label.shape} does not match the image '
                 f'of shape {image.shape[:2]}')
         valid = (label >= 0) & (label < len(classes))  # [H, W]
-        color = colorize(np.where(valid, label, 255), palette)  # [H, W, 3]
-        blended = image * (1 - self.alpha) + color * self.alpha
-        out = np.where(valid[..., None], blended, image)
-        out = np.clip(out, 0, 255).astype(np.uint8)
+        out = np.empty(image.shape, dtype=np.uint8)  # [H, W, 3]
+        # Strips of rows: the float64 blend of a whole 8000x8000 image
+        # would take 1.5 GB per temporary.
+        for top in range(0, label.shape[0], BLEND_ROWS):
+            rows = slice(top, top + BLEND_ROWS)
+            color = colorize(label[rows], palette)  # [h, W, 3]
+            blended = image[rows] * (1 - self.alpha) + color * self.alpha
+            out[rows] = np.clip(
+                np.where(valid[rows, :, None], blended, image[rows]), 0,
+                255).astype(np.uint8)
         if with_labels:
             out = self._write_class_names(out, label, valid, classes)
         self.set_image(out)
