@@ -24,6 +24,7 @@ from emanet.apis.early_checks import (
 )
 from emanet.apis.tool_run import prepare_demo_data
 from emanet.config import CfgOptionsAction, load_config, work_dir_source
+from emanet.config.amp_device import check_amp_device
 from emanet.engine import amp_optim_wrapper_cfg
 from emanet.engine.work_dir import check_work_dir
 from emanet.utils.determinism import set_cublas_workspace
@@ -137,6 +138,7 @@ def setup_cfg(args: argparse.Namespace) -> Config:
     cfg = load_config(args.config, args.cfg_options, args.work_dir)
     if args.amp:
         enable_amp(cfg, args.amp)
+    check_amp_device(cfg)  # AmpOptimWrapper without a GPU: one line
     if args.load_from is not None:
         cfg.load_from = args.load_from
     if args.allow_partial_weights:
