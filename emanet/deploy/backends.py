@@ -30,6 +30,7 @@ from emanet.models.segmentors.base import BaseSegmentor, SampleList
 from emanet.registry import MODELS
 from emanet.utils.errors import UserError
 from emanet.utils.precision import resolve_amp_dtype
+from emanet.utils.signal_stack import keep_signal_stack
 
 from .export import INPUT_NAME, META_KEY, require
 
@@ -254,11 +255,12 @@ class OpenVINOSegmentor(BackendSegmentor):
         self.int8 = any(op.get_type_name() == 'FakeQuantize'
                         for op in network.get_ops())
         precision = 'bf16' if self.amp_dtype == torch.bfloat16 else 'f32'
-        self.compiled = core.compile_model(network, 'CPU', {
-            'INFERENCE_PRECISION_HINT': precision,
-            'INFERENCE_NUM_THREADS': torch.get_num_threads(),
-            'PERFORMANCE_HINT': 'LATENCY'})
-        self.request = self.compiled.create_infer_request()
+        with keep_signal_stack():  # the CPU plugin's own: see its module
+            self.compiled = core.compile_model(network, 'CPU', {
+                'INFERENCE_PRECISION_HINT': precision,
+                'INFERENCE_NUM_THREADS': torch.get_num_threads(),
+                'PERFORMANCE_HINT': 'LATENCY'})
+            self.request = self.compiled.create_infer_request()
         self.output_channels = \
             network.outputs[0].get_partial_shape()[1].get_length()
 

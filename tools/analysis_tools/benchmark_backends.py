@@ -219,9 +219,12 @@ def direct_runner(cfg, onnx_file: str, name: str) -> Callable:
             return session.run(None, {INPUT_NAME: array})[0]
     else:
         import openvino as ov
-        request = ov.Core().compile_model(onnx_file, 'CPU', {
-            'INFERENCE_PRECISION_HINT': precision,
-            'INFERENCE_NUM_THREADS': threads}).create_infer_request()
+
+        from emanet.utils.signal_stack import keep_signal_stack
+        with keep_signal_stack():  # see emanet/utils/signal_stack.py
+            request = ov.Core().compile_model(onnx_file, 'CPU', {
+                'INFERENCE_PRECISION_HINT': precision,
+                'INFERENCE_NUM_THREADS': threads}).create_infer_request()
 
         def network(array):
             request.infer({0: array}, share_inputs=True)
