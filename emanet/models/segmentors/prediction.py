@@ -14,6 +14,8 @@ from typing import Tuple
 import torch
 from torch import Tensor
 
+from emanet.utils.errors import ConfigError
+
 from ..utils import resize
 
 # test_cfg.seg_logits: the scores ``predict`` keeps in ``seg_logits``:
@@ -31,14 +33,18 @@ ONE_CLASS_AT_A_TIME_FROM = 1 << 20
 
 def seg_logits_mode(test_cfg: dict) -> str:
     """``test_cfg.seg_logits``, checked (default ``'original'``; None is
-    ``'none'``)."""
+    ``'none'``).
+
+    Raises:
+        ConfigError: another value (one line through the tools).
+    """
     mode = test_cfg.get('seg_logits', 'original')
     if mode is None:
         mode = 'none'
     if mode not in SEG_LOGITS_MODES:
-        raise ValueError(
-            f'test_cfg.seg_logits must be one of {SEG_LOGITS_MODES}, got '
-            f'{mode!r}')
+        raise ConfigError(
+            'model.test_cfg.seg_logits must be one of '
+            f'{SEG_LOGITS_MODES}, got {mode!r}')
     return mode
 
 

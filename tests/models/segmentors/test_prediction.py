@@ -18,6 +18,7 @@ from emanet.models.segmentors.prediction import (
 )
 from emanet.registry import MODELS
 from emanet.structures import SegDataSample
+from emanet.utils.errors import ConfigError
 
 # Float-rounding sensitive tests are marked numerics: the README test
 # command runs them again as on an AVX2-only CPU.
@@ -134,7 +135,7 @@ def test_an_unknown_seg_logits_mode_is_refused():
     # None (as --cfg-options writes None) keeps no scores, like 'none'
     assert all('seg_logits' not in sample
                for sample in predict(model, None, (48, 64)))
-    with pytest.raises(ValueError, match=r"test_cfg.seg_logits must be one "
+    with pytest.raises(ConfigError, match=r"test_cfg.seg_logits must be one "
                        r"of \('original', 'input', 'none'\), got 'low'"):
         predict(model, 'low', (48, 64))
 
