@@ -52,8 +52,8 @@ class BaseSegmentor(BaseModel):
 
     - ``'loss'``: dict of losses (:meth:`loss`);
     - ``'predict'``: :class:`SegDataSample` s with ``seg_logits`` and
-      ``pred_sem_seg`` at the original image size (``seg_logits`` by
-      default: ``test_cfg.seg_logits``);
+      ``pred_sem_seg`` at the original image size (``seg_logits`` as
+      ``test_cfg.seg_logits`` says: by default there too);
     - ``'tensor'``: the network's raw logits ``[B, K, H/8, W/8]``.
 
     A subclass sets ``out_channels`` (logit channels) in its ``__init__``.
