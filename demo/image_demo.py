@@ -63,6 +63,9 @@ def main(argv: Optional[List[str]] = None) -> np.ndarray:
     device = resolve_device(args.device)
     if not osp.isfile(args.img):
         raise MissingDataError(f'image file {args.img} does not exist')
+    # Only the labels are drawn: no [K, H, W] scores at the image size.
+    cfg.model.test_cfg = dict(cfg.model.get('test_cfg') or {},
+                              seg_logits='none')
     model = init_model(cfg, args.checkpoint, device=str(device),
                        strict=not args.allow_partial_weights)
     result = inference_model(model, args.img)

@@ -7,16 +7,6 @@ import torch
 
 torch.set_num_threads(2)
 
-# Modules that run NNCF's quantization in the test process. Afterwards a
-# signal sent to that process (the in-process Ctrl-C and SIGTERM tests)
-# ended it with SIGSEGV on an AMX machine, so they run last.
-RUN_LAST = ('tests/deploy/runtime/test_quantize.py', )
-
-
-def pytest_collection_modifyitems(items: list) -> None:
-    """Move the tests of :data:`RUN_LAST` to the end, keeping the order."""
-    items.sort(key=lambda item: item.nodeid.startswith(RUN_LAST))
-
 
 @pytest.fixture(scope='module')
 def plain_model():

@@ -51,6 +51,16 @@ def test_configs_found():
             for d in (50, 101) for s in ('512x1024', '769x769')} <= names
 
 
+@pytest.mark.parametrize('path', CONFIGS,
+                         ids=[osp.basename(p) for p in CONFIGS])
+def test_config_saves_a_checkpoint_when_interrupted(path):
+    # a scheduler's SIGTERM (preemption) must not lose the iterations
+    # trained since the last interval checkpoint
+    hooks = [h for h in Config.fromfile(path).get('custom_hooks', [])
+             if h['type'] == 'InterruptHook']
+    assert len(hooks) == 1 and hooks[0].get('save_on_interrupt') is True
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize('path', CONFIGS,
                          ids=[osp.basename(p) for p in CONFIGS])

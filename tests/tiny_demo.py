@@ -20,6 +20,17 @@ SMALL = ['--cfg-options', 'model.backbone.base_channels=16',
          'model.auxiliary_head.in_channels=64',
          'model.auxiliary_head.channels=16']
 
+
+def demo_data_root_options(data_root) -> list:
+    """``--cfg-options`` values (after ``SMALL``'s or another
+    ``--cfg-options``) that point every data loader of ``DEMO_CONFIG`` at
+    ``data_root``: the tools generate the demo data where the config says,
+    and its ``data/cityscapes_demo/`` is relative to the checkout."""
+    return [f'{loader}.dataset.data_root={data_root}'
+            for loader in ('train_dataloader', 'val_dataloader',
+                           'test_dataloader')]
+
+
 # Two validations would cost time: train 2 iterations, validate once. Two
 # views (one scale, flip off/on) keep --aug-test fast.
 TOOLS_EXTRA = '''

@@ -12,14 +12,16 @@ visualizer = dict(
     type='SegLocalVisualizer', vis_backends=vis_backends, name='visualizer')
 log_processor = dict(by_epoch=False)
 # Stop at the first NaN/Inf loss before it is checkpointed; stop cleanly on
-# SIGTERM / Ctrl-C (set save_on_interrupt=True to checkpoint first); keep
-# validation from moving the training random generators; run the final
-# validation a run resumed from its final checkpoint missed; log peak host
-# memory on CPU (mmengine logs GPU memory itself). SegRunner adds the first
-# four, with one log line, to a config whose custom_hooks lacks them.
+# SIGTERM / Ctrl-C after writing a checkpoint of the last iteration, so
+# that a preempted job resumes where it stopped (save_on_interrupt=False
+# stops without one); keep validation from moving the training random
+# generators; run the final validation a run resumed from its final
+# checkpoint missed; log peak host memory on CPU (mmengine logs GPU memory
+# itself). SegRunner adds the first four, with one log line, to a config
+# whose custom_hooks lacks them.
 custom_hooks = [
     dict(type='NonFiniteLossHook'),
-    dict(type='InterruptHook', save_on_interrupt=False),
+    dict(type='InterruptHook', save_on_interrupt=True),
     dict(type='ValRandomStateHook'),
     dict(type='FinalValidationHook'),
     dict(type='CPUMemoryLogHook'),

@@ -17,6 +17,7 @@ from mmengine.logging import print_log
 from mmengine.runner import Runner
 
 from emanet.config import load_config, work_dir_source
+from emanet.config.amp_device import check_amp_device
 from emanet.engine.optim_wrappers import amp_optim_wrapper_cfg
 from emanet.engine.work_dir import check_work_dir
 from emanet.utils.determinism import set_cublas_workspace
@@ -104,6 +105,7 @@ def build_train_cfg(options: SegTrainOptions) -> Config:
     cfg = load_config(options.config, options.cfg_options, options.work_dir)
     if options.amp:
         enable_amp(cfg, options.amp)
+    check_amp_device(cfg)  # AmpOptimWrapper without a GPU: one line
     if options.load_from is not None:
         cfg.load_from = options.load_from
     if options.allow_partial_weights:

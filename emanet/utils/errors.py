@@ -88,11 +88,14 @@ DEBUG_HELP = ('show the full traceback of errors in the config, data, '
 
 
 def user_message(error: UserError) -> str:
-    """The message of ``error`` without a DataLoader worker's traceback.
+    """The message of ``error`` as one line, without a DataLoader worker's
+    traceback.
 
     An error in a worker process is raised again in the main process with
     the worker's traceback prepended to its message; the original message
-    follows the last ``<module>.<class>: `` of that text.
+    follows the last ``<module>.<class>: `` of that text. Line breaks
+    inside the message (one line per config problem, the text of a
+    ``cv2.error``) are joined (:func:`one_line`).
     """
     text = str(error)
     if 'Original Traceback' in text:
@@ -100,15 +103,35 @@ def user_message(error: UserError) -> str:
         marker = text.rfind(f'{name}: ')
         if marker >= 0:
             text = text[marker + len(name) + 2:]
-    return text.strip()
+    return one_line(text)
+
+
+def one_line(text: str) -> str:
+    """``text`` with its lines joined into one.
+
+    A line that starts with closing punctuation continues the one before
+    (``"...in function 'imwrite'\\n); use .png"``), one after a
+    sentence's end follows a space, any other after ``'; '``.
+    """
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    joined = lines[0] if lines else ''
+    for line in lines[1:]:
+        if line[0] in ')]},.;:':
+            joined += line
+        elif joined[-1] in '.;:,?!':
+            joined += ' ' + line
+        else:
+            joined += '; ' + line
+    return joined
 
 
 def run_tool(main: Callable[[List[str]], Any],
              argv: Optional[List[str]] = None) -> int:
     """Run a tool's ``main(argv)``; a :class:`UserError` is one last line.
 
-    The message goes to stderr as ``error: <message>``, without a
-    traceback, and the exit status is 1; ``--debug`` among the arguments
+    The message goes to stderr as ``error: <message>`` on one line (its
+    line breaks joined, :func:`user_message`), without a traceback, and
+    the exit status is 1; ``--debug`` among the arguments
     or ``EMANET_DEBUG=1`` lets the exception through with its traceback.
     Other exceptions (bugs) always keep their traceback.
 

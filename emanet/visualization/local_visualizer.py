@@ -11,6 +11,8 @@ from mmengine.visualization import Visualizer
 from emanet.registry import VISUALIZERS
 from emanet.structures import SegDataSample
 
+BLEND_ROWS = 256  # image rows blended at a time (bounds the temporaries)
+
 
 def default_dataset_meta() -> Dict[str, list]:
     """Cityscapes classes and palette, used when nothing else is given."""
@@ -24,6 +26,10 @@ def colorize(label: np.ndarray, palette: Sequence[Sequence[int]]
              ) -> np.ndarray:
     """Map a label map to colours; labels outside the palette stay black.
 
+    Every value that is not a class of the palette (ignore, 255, values
+    of 256 and above, negative values such as a ``-1`` ignore label) is
+    drawn black like ignored pixels, never in a class colour.
+
     Args:
         label (np.ndarray): ``[H, W]`` integer label map.
         palette (Sequence): ``num_classes`` RGB triples.
@@ -31,11 +37,12 @@ def colorize(label: np.ndarray, palette: Sequence[Sequence[int]]
     Returns:
         np.ndarray: ``[H, W, 3]`` uint8 RGB image.
     """
-    table = np.zeros((256, 3), dtype=np.uint8)
+    # One black row past the palette for every value that is no class.
+    table = np.zeros((len(palette) + 1, 3), dtype=np.uint8)
     table[:len(palette)] = np.asarray(palette, dtype=np.uint8)
     label = np.asarray(label)
-    # Values >= 256 (never valid) are folded onto 255 (ignore).
-    return table[np.clip(label, 0, 255).astype(np.int64)]
+    inside = (label >= 0) & (label < len(palette))  # [H, W]
+    return table[np.where(inside, label, len(palette)).astype(np.int64)]
 
 
 @VISUALIZERS.register_module()
@@ -107,10 +114,16 @@ class SegLocalVisualizer(Visualizer):
                 f'label map of shape {label.shape} does not match the image '
                 f'of shape {image.shape[:2]}')
         valid = (label >= 0) & (label < len(classes))  # [H, W]
-        color = colorize(np.where(valid, label, 255), palette)  # [H, W, 3]
-        blended = image * (1 - self.alpha) + color * self.alpha
-        out = np.where(valid[..., None], blended, image)
-        out = np.clip(out, 0, 255).astype(np.uint8)
+        out = np.empty(image.shape, dtype=np.uint8)  # [H, W, 3]
+        # Strips of rows: the float64 blend of a whole 8000x8000 image
+        # would take 1.5 GB per temporary.
+        for top in range(0, label.shape[0], BLEND_ROWS):
+            rows = slice(top, top + BLEND_ROWS)
+            color = colorize(label[rows], palette)  # [h, W, 3]
+            blended = image[rows] * (1 - self.alpha) + color * self.alpha
+            out[rows] = np.clip(
+                np.where(valid[rows, :, None], blended, image[rows]), 0,
+                255).astype(np.uint8)
         if with_labels:
             out = self._write_class_names(out, label, valid, classes)
         self.set_image(out)

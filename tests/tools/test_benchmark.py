@@ -3,7 +3,7 @@ import re
 
 import pytest
 import torch
-from tiny_demo import DEMO_CONFIG, SMALL
+from tiny_demo import DEMO_CONFIG, SMALL, demo_data_root_options
 from tool_loader import load_tool
 
 from emanet.utils import precision
@@ -47,11 +47,12 @@ def test_benchmark_random_images_fast_and_check(capsys):
     assert 'pixel agreement 100.0000%' in out
 
 
-def test_benchmark_one_test_set_image_slide_bf16(capsys):
+def test_benchmark_one_test_set_image_slide_bf16(capsys, demo_data_root):
     benchmark = load_analysis_tool('benchmark')
     results = benchmark.main([
         DEMO_CONFIG, '--num-images', '1', '--warmup', '0', '--fast',
-        '--amp', 'bf16', *SMALL, 'model.test_cfg.mode=slide',
+        '--amp', 'bf16', *SMALL, *demo_data_root_options(demo_data_root),
+        'model.test_cfg.mode=slide',
         'model.test_cfg.crop_size=[256,256]',
         'model.test_cfg.stride=[256,256]'])
     out = capsys.readouterr().out

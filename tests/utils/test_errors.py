@@ -81,9 +81,11 @@ def test_emanet_debug_zero_or_empty_keeps_one_line(capsys, monkeypatch):
 
 def test_user_message_strips_and_keeps_unmatched_text():
     assert user_message(ConfigError('  a message \n')) == 'a message'
-    # A worker traceback without the error's own name: kept whole.
+    # A worker traceback without the error's own name: kept whole, on one
+    # line.
     text = 'Original Traceback (most recent call last):\n  x\nValueError: v'
-    assert user_message(BadDataError(text)) == text
+    assert user_message(BadDataError(text)) == (
+        'Original Traceback (most recent call last): x; ValueError: v')
 
 
 @pytest.mark.parametrize('cls,builtin', [
@@ -114,3 +116,33 @@ def test_divergence_advice_names_the_last_checkpoint_or_none():
         assert TrainingDivergedError.advice(last) == (
             'No checkpoint had been written: lower the learning rate '
             '(optim_wrapper.optimizer.lr) and train again.')
+
+
+def test_a_message_with_line_breaks_is_printed_as_one_line(capsys,
+                                                           tmp_path):
+    import cv2
+    import numpy as np
+    try:  # OpenCV's messages end in a newline
+        cv2.imwrite(str(tmp_path / 'out.unknown'), np.zeros((2, 2), np.uint8))
+    except cv2.error as e:
+        opencv = str(e)
+    assert opencv.endswith('\n')
+
+    def main(argv):
+        raise BadDataError(f'cannot write out.unknown ({opencv}); name a '
+                           '.png file')
+    assert run_tool(main, []) == 1
+    err = capsys.readouterr().err
+    assert err == f'error: cannot write out.unknown ({opencv.strip()}); ' \
+        'name a .png file\n'
+
+
+@pytest.mark.parametrize('message,line', [
+    # one line per config problem: joined after the sentence's end
+    ("a.py: model: type='X'; did you mean 'Y'?\na.py: optim_wrapper: bad",
+     "a.py: model: type='X'; did you mean 'Y'? a.py: optim_wrapper: bad"),
+    ('first\n\n  second\n', 'first; second'),
+    ('one line\n', 'one line'),
+])
+def test_user_message_joins_lines(message, line):
+    assert user_message(ConfigError(message)) == line

@@ -43,6 +43,23 @@ def test_overlay_blends_with_alpha_and_keeps_ignored_pixels():
     assert (out[:, 3:] == 100).all()
 
 
+def test_overlay_of_a_tall_image_is_blended_strip_by_strip_alike():
+    from emanet.visualization.local_visualizer import BLEND_ROWS
+    rng = np.random.default_rng(0)
+    height = 2 * BLEND_ROWS + 7
+    image = rng.integers(0, 256, (height, 9, 3), dtype=np.uint8)
+    label = rng.integers(-2, 5, (height, 9))  # classes, -2, -1, 3, 4
+    vis = SegLocalVisualizer(name='vis_strips', classes=CLASSES,
+                             palette=PALETTE, alpha=0.3)
+    out = vis.draw_sem_seg(image, _sample(label).pred_sem_seg)
+    # the whole image at once, as the formula in the class docstring
+    valid = (label >= 0) & (label < 3)
+    color = np.asarray(PALETTE)[np.clip(label, 0, 2)]
+    blended = image * 0.7 + color * 0.3
+    expected = np.where(valid[..., None], blended, image).astype(np.uint8)
+    np.testing.assert_array_equal(out, expected)
+
+
 def test_add_datasample_writes_gt_left_of_prediction(tmp_path):
     vis = VISUALIZERS.build(dict(type='SegLocalVisualizer', name='vis_file',
                                  classes=CLASSES, palette=PALETTE))
@@ -76,6 +93,12 @@ def test_mismatched_classes_and_palette_are_refused():
 def test_colorize_folds_out_of_range_labels_to_black():
     out = colorize(np.array([[256, 300], [3, 255]]), PALETTE)
     assert (out == 0).all()
+
+
+def test_colorize_draws_negative_labels_as_ignore_not_class_0():
+    out = colorize(np.array([[-1, -256], [0, 2]]), PALETTE)
+    assert out[0].tolist() == [[0, 0, 0], [0, 0, 0]]
+    assert out[1].tolist() == [[255, 0, 0], [0, 0, 255]]
 
 
 @pytest.mark.parametrize('alpha', [0, -0.1, 1.5])

@@ -58,7 +58,10 @@ class LoadAnnotations(BaseTransform):
 
     Also checks the label map against its image: same size as
     ``ori_shape`` and every value a class index (``< num_classes``) or
-    ``ignore_index``; a bad file raises :class:`BadDataError` naming it.
+    ``ignore_index``; a bad file raises :class:`BadDataError` naming it
+    and its bad values as stored. With ``reduce_zero_label`` a stored 256
+    (which the shift would turn into 255, ignore) is refused too, even
+    without ``num_classes``. A ``1xW`` or ``Hx1`` map stays 2-D.
 
     Required Keys:
 
@@ -110,7 +113,8 @@ class LoadAnnotations(BaseTransform):
             raise BadDataError(f'Cannot decode label map {path}; re-create '
                                'it with tools/dataset_converters/'
                                'cityscapes.py')
-        seg = seg.squeeze()
+        if seg.ndim == 3 and seg.shape[2] == 1:
+            seg = seg[..., 0]  # only the channel axis: 1xW stays 2-D
         if seg.ndim != 2:
             raise BadDataError(
                 f'Label map {path} has shape {seg.shape}; expected one '
@@ -126,7 +130,8 @@ class LoadAnnotations(BaseTransform):
 
     def transform(self, results: dict) -> dict:
         path = results['seg_map_path']
-        seg = self._read(path)
+        stored = self._read(path)  # [H, W], the file's values
+        seg = stored
         ori_shape = results.get('ori_shape')
         if ori_shape is not None and tuple(seg.shape) != tuple(
                 ori_shape[:2]):
@@ -154,8 +159,7 @@ class LoadAnnotations(BaseTransform):
                 table[old] = new
             seg = table[seg]
         num_classes = self.num_classes or results.get('num_classes')
-        if num_classes is not None:
-            self._check_values(seg, num_classes, reduce_zero_label, path)
+        self._check_values(stored, seg, num_classes, reduce_zero_label, path)
         if seg.dtype != np.uint8 and seg.max(initial=0) <= 255:
             seg = seg.astype(np.uint8)  # checked: nothing wraps
 
@@ -163,30 +167,53 @@ class LoadAnnotations(BaseTransform):
         results.setdefault('seg_fields', []).append('gt_seg_map')
         return results
 
-    def _check_values(self, seg: np.ndarray, num_classes: int,
-                      reduce_zero_label: bool, path: str) -> None:
-        """Raise if a value is neither a class index nor ignore_index."""
+    def _check_values(self, stored: np.ndarray, seg: np.ndarray,
+                      num_classes: Optional[int], reduce_zero_label: bool,
+                      path: str) -> None:
+        """Raise if a value is neither a class index nor ignore_index.
+
+        Args:
+            stored: ``[H, W]`` the label map as the file holds it.
+            seg: ``[H, W]`` the same after ``reduce_zero_label`` and
+                ``label_map``; the values checked.
+            num_classes: the number of classes; None checks only what
+                ``reduce_zero_label`` would hide.
+            reduce_zero_label: whether ``seg`` was shifted down by one.
+            path: the file, named in the error.
+        """
+        ok = None if num_classes is None else self._valid(seg, num_classes)
+        if reduce_zero_label and stored.dtype != np.uint8:
+            # 256 - 1 = 255: a 16-bit value that is no label would become
+            # "ignore" and train silently; without the flag it is refused.
+            ok = (stored != 256) if ok is None else ok & (stored != 256)
+        if ok is None or ok.all():
+            return
+        # The values as stored, so that they can be found in the file.
+        bad = np.unique(stored[~ok]).tolist()
+        shown = ', '.join(map(str, bad[:10])) + (' ...' if len(bad) > 10
+                                                 else '')
+        classes = ('a class index' if num_classes is None else
+                   f'a class index (0..{num_classes - 1})')
+        shift = (' once reduce_zero_label shifts them down by one'
+                 if reduce_zero_label else '')
+        raise BadDataError(
+            f'Label map {path} has values [{shown}] that are neither '
+            f'{classes} nor ignore_index {self.ignore_index}{shift}. Check '
+            f'num_classes ({num_classes}), reduce_zero_label '
+            f'({reduce_zero_label}) and that the labels are train ids made '
+            'by tools/dataset_converters/cityscapes.py (not raw '
+            '*_labelIds.png).')
+
+    def _valid(self, seg: np.ndarray, num_classes: int) -> np.ndarray:
+        """``[H, W]`` bool: the value is a class index or ignore_index."""
         if seg.dtype == np.uint8:  # one table look-up per pixel: cheap
             valid = np.zeros(256, dtype=bool)
             valid[:num_classes] = True
             if 0 <= self.ignore_index < 256:
                 valid[self.ignore_index] = True
-            ok = valid[seg]
-        else:
-            ok = ((seg >= 0) & (seg < num_classes)) | (
-                seg == self.ignore_index)
-        if ok.all():
-            return
-        bad = np.unique(seg[~ok]).tolist()
-        shown = ', '.join(map(str, bad[:10])) + (' ...' if len(bad) > 10
-                                                 else '')
-        raise BadDataError(
-            f'Label map {path} has values [{shown}] that are neither a '
-            f'class index (0..{num_classes - 1}) nor ignore_index '
-            f'{self.ignore_index}. Check num_classes ({num_classes}), '
-            f'reduce_zero_label ({reduce_zero_label}) and that the labels '
-            'are train ids made by tools/dataset_converters/cityscapes.py '
-            '(not raw *_labelIds.png).')
+            return valid[seg]
+        return ((seg >= 0) & (seg < num_classes)) | (
+            seg == self.ignore_index)
 
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}(reduce_zero_label='

@@ -20,6 +20,7 @@ import torch
 
 from emanet.registry import MODELS
 from emanet.utils.errors import UserError
+from emanet.utils.signal_stack import keep_signal_stack
 
 from .export import INPUT_NAME, require
 from .model_files import is_exported_model, is_openvino_ir
@@ -82,11 +83,12 @@ class OpenVINOSegmentor(BackendSegmentor):
         self.int8 = any(op.get_type_name() == 'FakeQuantize'
                         for op in network.get_ops())
         precision = 'bf16' if self.amp_dtype == torch.bfloat16 else 'f32'
-        self.compiled = core.compile_model(network, 'CPU', {
-            'INFERENCE_PRECISION_HINT': precision,
-            'INFERENCE_NUM_THREADS': torch.get_num_threads(),
-            'PERFORMANCE_HINT': 'LATENCY'})
-        self._request = self.compiled.create_infer_request()
+        with keep_signal_stack():  # the CPU plugin's own: see its module
+            self.compiled = core.compile_model(network, 'CPU', {
+                'INFERENCE_PRECISION_HINT': precision,
+                'INFERENCE_NUM_THREADS': torch.get_num_threads(),
+                'PERFORMANCE_HINT': 'LATENCY'})
+            self._request = self.compiled.create_infer_request()
         self.output_channels = \
             network.outputs[0].get_partial_shape()[1].get_length()
 

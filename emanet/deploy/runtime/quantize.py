@@ -47,6 +47,7 @@ from emanet.evaluation.confusion import confusion_from_model
 from emanet.evaluation.iou import mean_iou
 from emanet.utils.atomic_io import fsync_dir
 from emanet.utils.errors import UserError
+from emanet.utils.signal_stack import keep_signal_stack
 
 from .export import META_KEY, require
 
@@ -222,14 +223,17 @@ def quantize_network(network: Any, calibration: CalibrationData,
         ignored_scope=nncf.IgnoredScope(patterns=list(float_scope),
                                         validate=False)
         if float_scope else None)
-    if max_drop is None:
-        return nncf.quantize(network, dataset, **kwargs)
-    if max_drop < 0:
+    if max_drop is not None and max_drop < 0:
         raise UserError(f'--max-drop {max_drop}: use 0 or more mIoU points')
-    return nncf.quantize_with_accuracy_control(
-        network, dataset, nncf.Dataset(list(val_items)),
-        lambda compiled, items: (validate(compiled, list(items)), None),
-        max_drop=max_drop, drop_type=nncf.DropType.ABSOLUTE, **kwargs)
+    # NNCF compiles models in OpenVINO's CPU plugin, which changes the
+    # thread's signal stack (emanet.utils.signal_stack)
+    with keep_signal_stack():
+        if max_drop is None:
+            return nncf.quantize(network, dataset, **kwargs)
+        return nncf.quantize_with_accuracy_control(
+            network, dataset, nncf.Dataset(list(val_items)),
+            lambda compiled, items: (validate(compiled, list(items)), None),
+            max_drop=max_drop, drop_type=nncf.DropType.ABSOLUTE, **kwargs)
 
 
 def save_ir(network: Any, output_file: str,

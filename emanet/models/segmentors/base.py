@@ -19,6 +19,7 @@ from emanet.registry import MODELS
 from emanet.structures import SegDataSample
 
 from ..utils import resize, to_2tuple
+from .prediction import resized_argmax, seg_logits_mode
 
 SampleList = List[SegDataSample]
 Window = Tuple[int, int, int, int]
@@ -51,7 +52,8 @@ class BaseSegmentor(BaseModel):
 
     - ``'loss'``: dict of losses (:meth:`loss`);
     - ``'predict'``: :class:`SegDataSample` s with ``seg_logits`` and
-      ``pred_sem_seg`` at the original image size;
+      ``pred_sem_seg`` at the original image size (``seg_logits`` as
+      ``test_cfg.seg_logits`` says: by default there too);
     - ``'tensor'``: the network's raw logits ``[B, K, H/8, W/8]``.
 
     A subclass sets ``out_channels`` (logit channels) in its ``__init__``.
@@ -61,7 +63,10 @@ class BaseSegmentor(BaseModel):
             ``SegDataPreProcessor``.
         test_cfg (dict, optional): ``mode='whole'`` (default) or
             ``mode='slide'`` with ``crop_size``, ``stride`` and optionally
-            ``slide_batch_size`` (windows per network forward, default 1).
+            ``slide_batch_size`` (windows per network forward, default 1);
+            ``seg_logits``: the scores ``predict`` keeps, ``'original'``
+            (default), ``'input'`` or ``'none'``
+            (:meth:`postprocess_result`).
         align_corners (bool): of the logits' resizes.
         init_cfg (dict, optional): mmengine init config.
     """
@@ -178,17 +183,24 @@ class BaseSegmentor(BaseModel):
     def postprocess_result(self, seg_logits: Tensor,
                            data_samples: Optional[SampleList] = None
                            ) -> SampleList:
-        """Undo padding, flip and resize; add ``seg_logits`` ``[K, H0, W0]``
-        and ``pred_sem_seg`` ``[1, H0, W0]`` at ``ori_shape``.
+        """Undo padding, flip and resize; add ``pred_sem_seg``
+        ``[1, H0, W0]`` at ``ori_shape`` and ``seg_logits`` as
+        ``test_cfg.seg_logits`` says: ``[K, H0, W0]`` at ``ori_shape``
+        (``'original'``, the default), ``[K, h, w]`` at the input size
+        (``'input'``) or none (``'none'``). The labels are the same in all
+        three; without the original-size scores they need a few times the
+        image's memory (:func:`resized_argmax`), not ``K`` float planes.
 
         Without ``data_samples`` the logits are kept at the input size.
         """
+        keep = seg_logits_mode(self.test_cfg)
         batch_size, _, height, width = seg_logits.shape
         only_prediction = data_samples is None
         if only_prediction:
             data_samples = [SegDataSample() for _ in range(batch_size)]
         for i in range(batch_size):
             logits = seg_logits[i:i + 1]  # [1, K, H, W]
+            ori_shape = (height, width)
             if not only_prediction:
                 meta = data_samples[i].metainfo
                 left, right, top, bottom = meta.get(
@@ -203,18 +215,27 @@ class BaseSegmentor(BaseModel):
                     dim = 3 if direction == 'horizontal' else 2
                     logits = logits.flip(dims=(dim,))  # [1, K, h, w]
                 ori_shape = tuple(meta['ori_shape'][:2])
+                # NCHW (a copy at the input size, cheap): the resize then
+                # runs one kernel whether the classes go together or one
+                # at a time, so every test_cfg.seg_logits gives one label
+                logits = logits.contiguous()
+            fields = {}
+            if keep == 'original':
                 # a bilinear resize to the same size is the identity:
                 # skipping it saves a pass over [K, H0, W0] per image
                 if tuple(logits.shape[2:]) != ori_shape:
                     logits = resize(logits, size=ori_shape, mode='bilinear',
                                     align_corners=self.align_corners)
-                else:  # dense, as resize gives (no-op without padding)
-                    logits = logits.contiguous()
-            logits = logits.squeeze(0)  # [K, H0, W0]
-            # max's indices are argmax's (the first maximum, NaN counted
-            # as the largest), 3x faster on CPU over the channel dim
-            pred = logits.max(dim=0, keepdim=True)[1]  # [1, H0, W0]
-            data_samples[i].set_data(dict(
-                seg_logits=PixelData(data=logits),
-                pred_sem_seg=PixelData(data=pred)))
+                fields['seg_logits'] = logits.squeeze(0)  # [K, H0, W0]
+                # max's indices are argmax's (the first maximum, NaN
+                # counted as the largest), 3x faster on CPU over the
+                # channel dim
+                pred = logits[0].max(dim=0, keepdim=True)[1]  # [1, H0, W0]
+            else:
+                pred = resized_argmax(logits, ori_shape, self.align_corners)
+                if keep == 'input':
+                    fields['seg_logits'] = logits.squeeze(0)  # [K, h, w]
+            fields['pred_sem_seg'] = pred
+            data_samples[i].set_data(
+                {k: PixelData(data=v) for k, v in fields.items()})
         return data_samples

@@ -28,7 +28,10 @@ class EncoderDecoder(BaseSegmentor):
         train_cfg (dict, optional): passed to the heads' ``loss``.
         test_cfg (dict, optional): ``mode='whole'`` (default) or
             ``mode='slide'`` with ``crop_size``, ``stride`` and optionally
-            ``slide_batch_size`` (windows per network forward, default 1).
+            ``slide_batch_size`` (windows per network forward, default 1);
+            ``seg_logits``: the scores ``predict`` keeps, ``'original'``
+            (default), ``'input'`` or ``'none'``
+            (:meth:`BaseSegmentor.postprocess_result`).
         data_preprocessor (dict | nn.Module, optional): e.g.
             ``SegDataPreProcessor``.
         pretrained (str, optional): backbone checkpoint, copied into the

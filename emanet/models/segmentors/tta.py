@@ -49,7 +49,7 @@ class SegTTAModel(BaseTTAModel):
         for view in range(num_views):
             view_data = {key: value[view] for key, value in data.items()}
             for i, sample in enumerate(self.module.test_step(view_data)):
-                probs = sample.seg_logits.data.float().softmax(dim=0)
+                probs = self._view_probs(sample)  # [C, H, W]
                 if view == 0:
                     prob_sums.append(probs)  # [C, H, W]
                     firsts.append(sample)
@@ -76,12 +76,30 @@ class SegTTAModel(BaseTTAModel):
         """
         merged = []
         for views in data_samples_list:
-            prob_sum = views[0].seg_logits.data.float().softmax(dim=0)
+            prob_sum = self._view_probs(views[0])  # [C, H, W]
             for view in views[1:]:
-                prob_sum += view.seg_logits.data.float().softmax(dim=0)
+                prob_sum += self._view_probs(view)
             merged.append(self._merged_sample(views[0],
                                               prob_sum / len(views)))
         return merged
+
+    @staticmethod
+    def _view_probs(sample: SegDataSample) -> torch.Tensor:
+        """``[C, H, W]`` class probabilities of a view at the original size.
+
+        Raises:
+            ValueError: the segmentor keeps no scores at the original size
+                (``test_cfg.seg_logits`` other than ``'original'``).
+        """
+        ori_shape = sample.metainfo.get('ori_shape')
+        if 'seg_logits' not in sample or (
+                ori_shape is not None
+                and tuple(sample.seg_logits.shape) != tuple(ori_shape[:2])):
+            raise ValueError(
+                'test-time augmentation averages the class scores of the '
+                'views at the original size: set model.test_cfg.seg_logits '
+                "to 'original' (the default)")
+        return sample.seg_logits.data.float().softmax(dim=0)
 
     @staticmethod
     def _merged_sample(first: SegDataSample,

@@ -168,6 +168,48 @@ def test_reduce_zero_label_does_not_wrap_16bit_values(tmp_path):
     np.testing.assert_array_equal(out, [[255, 0], [299, 1]])
 
 
+@pytest.mark.parametrize('reduce_zero_label', [False, True])
+def test_16bit_256_is_named_whatever_reduce_zero_label_says(
+        tmp_path, reduce_zero_label):
+    # 256 - 1 = 255 once reduced: it must not become "ignore" silently.
+    path = write_label(tmp_path / 'l.png',
+                       np.array([[1, 2], [256, 3]], np.uint16))
+    with pytest.raises(BadDataError) as e:
+        LoadAnnotations(reduce_zero_label=reduce_zero_label,
+                        num_classes=19)(dict(seg_map_path=path))
+    msg = str(e.value)
+    assert f'Label map {path} has values [256] that are neither' in msg
+    assert f'reduce_zero_label ({reduce_zero_label})' in msg
+    assert '\n' not in msg
+
+
+def test_reduce_zero_label_refuses_256_without_num_classes(tmp_path):
+    path = write_label(tmp_path / 'l.png',
+                       np.array([[0, 1], [256, 300]], np.uint16))
+    with pytest.raises(BadDataError, match=r'has values \[256\] that are '
+                       'neither a class index nor ignore_index 255 once '
+                       'reduce_zero_label shifts them down by one'):
+        LoadAnnotations(reduce_zero_label=True)(dict(seg_map_path=path))
+
+
+def test_bad_values_are_named_as_stored_under_reduce_zero_label(tmp_path):
+    path = write_label(tmp_path / 'l.png',
+                       np.array([[0, 19], [20, 255]], np.uint8))
+    with pytest.raises(BadDataError, match=r'values \[20\]'):
+        LoadAnnotations(reduce_zero_label=True, num_classes=19)(
+            dict(seg_map_path=path))
+
+
+@pytest.mark.parametrize('shape', [(1, 7), (7, 1), (1, 1)])
+def test_one_pixel_wide_label_map_stays_2d(tmp_path, shape):
+    seg = np.arange(np.prod(shape), dtype=np.uint8).reshape(shape)
+    path = write_label(tmp_path / 'l.png', seg)
+    out = LoadAnnotations(num_classes=19)(
+        dict(seg_map_path=path, ori_shape=shape))['gt_seg_map']
+    assert out.shape == shape
+    np.testing.assert_array_equal(out, seg)
+
+
 def test_one_bit_png_is_read_as_uint8(tmp_path):
     path = str(tmp_path / 'l.png')
     Image.fromarray(np.array([[0, 1], [1, 0]], bool)).save(path)

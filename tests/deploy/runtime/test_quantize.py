@@ -12,6 +12,7 @@ from tiny_emanet import randomise_bn
 from tool_loader import load_tool
 
 from emanet.utils.errors import UserError
+from emanet.utils.signal_stack import signal_stack
 
 pytest.importorskip('openvino')
 pytest.importorskip('nncf')
@@ -23,6 +24,8 @@ pytestmark = pytest.mark.numerics
 
 # int8 vs float on random weights (nearly tied logits): measured 97-98%
 MIN_AGREEMENT = 0.9
+# The thread's alternate signal stack before OpenVINO ran in this process
+STACK_AT_IMPORT = signal_stack()
 
 
 @pytest.fixture(scope='module')
@@ -225,3 +228,24 @@ def test_max_drop_runs_accuracy_control_on_the_miou(exported, tmp_path,
     with pytest.raises(UserError, match='--max-drop -1'):
         load_tool('tools/deployment/quantize.py').main(
             [config, onnx_file, '--output-file', xml, '--max-drop', '-1'])
+
+
+def test_signals_after_quantization_are_handled_in_this_process(quantized):
+    """Quantization (NNCF) and the int8 model (OpenVINO's CPU plugin) leave
+    the thread's alternate signal stack as it was, so that a signal after
+    them is handled: it used to end the process with SIGSEGV, which kept
+    this module last in the suite. The Ctrl-C / SIGTERM tests of
+    tests/engine run after this module in the same process too."""
+    import gc
+    import signal
+
+    gc.collect()  # the plugins of the tests above end here
+    assert signal_stack() == STACK_AT_IMPORT
+    got = []
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        previous = signal.signal(signum, lambda s, f: got.append(s))
+        try:
+            os.kill(os.getpid(), signum)
+        finally:
+            signal.signal(signum, previous)
+    assert got == [signal.SIGINT, signal.SIGTERM]
