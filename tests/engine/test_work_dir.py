@@ -5,8 +5,8 @@ import os
 import pytest
 from engine_toy import make_runner
 
-import emanet.engine.work_dir as work_dir_module
-from emanet.engine.work_dir import check_work_dir, os_reason, write_error
+import emanet.utils.output_paths as output_paths
+from emanet.engine.work_dir import check_work_dir, write_error
 from emanet.utils.errors import UserError, WorkDirError
 
 
@@ -41,23 +41,10 @@ def test_unusable_work_dir_is_named(tmp_path, monkeypatch):
     def refuse(path, *args, **kwargs):
         raise PermissionError(errno.EACCES, 'Permission denied', path)
 
-    monkeypatch.setattr(work_dir_module, 'open', refuse, raising=False)
+    monkeypatch.setattr(output_paths, 'open', refuse, raising=False)
     with pytest.raises(WorkDirError, match=f'Cannot use the work dir '
                        f'{locked} .* no permission to write there'):
         make_runner(locked)
-
-
-@pytest.mark.parametrize('code, reason', [
-    (errno.ENOSPC, 'the disk is full (or the quota is used up)'),
-    (errno.EDQUOT, 'the disk is full (or the quota is used up)'),
-    (errno.EROFS, 'no permission to write there (or a read-only file '
-     'system)'),
-    (errno.ENOTDIR, 'a file, not a folder, has that name (or one above '
-     'it)'),
-    (errno.EIO, os.strerror(errno.EIO)),
-])
-def test_os_reason_in_words(code, reason):
-    assert os_reason(OSError(code, os.strerror(code))) == reason
 
 
 def test_write_error_names_file_and_previous_checkpoint():

@@ -99,11 +99,11 @@ def test_out_metrics_path_and_fast_amp_settings(trained_copy, tmp_path,
 
 
 def test_out_metrics_refuses_a_folder(tmp_path, capsys):
-    with pytest.raises(SystemExit) as exit_info:
-        load_tool('tools/test.py').parse_args(
-            ['c.py', 'm.pth', '--out-metrics', str(tmp_path)])
-    assert exit_info.value.code == 2
-    assert 'is a folder; give a file path' in capsys.readouterr().err
+    status = run_tool(load_tool('tools/test.py').main,
+                      ['c.py', 'm.pth', '--out-metrics', str(tmp_path)])
+    assert status == 1
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        f'error: --out-metrics {tmp_path} is a folder; give a file path')
 
 
 @pytest.mark.parametrize('tool,argv', [
