@@ -19,7 +19,12 @@ from emanet.utils.determinism import allow_nondeterministic_cuda_ops
 from . import environment
 from .checkpoint import last_checkpoint, loading, resume, saving
 from .dist_env import init_process_group
-from .hooks import CheckpointHook, ValRandomStateHook, guarantees
+from .hooks import (
+    CheckpointHook,
+    ProgressBarHook,
+    ValRandomStateHook,
+    guarantees,
+)
 from .hooks.fast_inference_hook import check_fast_inference_options
 from .loops import train_loop_cfg
 from .work_dir import check_work_dir, claim_log_dir
@@ -238,9 +243,16 @@ class SegRunner(Runner):
         return super().val()
 
     def test(self) -> dict:
-        """Test as mmengine does; the config goes to the log folder."""
+        """Test as mmengine does; the config goes to the log folder. On an
+        error the progress bar ends before the error's message is shown
+        (mmengine's hooks hear of no error)."""
         self.dump_config(self.log_dir)
-        return super().test()
+        try:
+            return super().test()
+        finally:
+            bar = self._hook(ProgressBarHook)
+            if bar is not None:
+                bar.close()
 
     # Hooks ------------------------------------------------------------------
     def register_hooks(self,
