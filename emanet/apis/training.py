@@ -139,8 +139,8 @@ def check_inputs(cfg: Config, options: SegTrainOptions) -> None:
     The Runner logs the environment and the whole config first; a wrong
     checkpoint (also one that ``--resume`` would take from the work dir's
     record but that was deleted), work dir or data path is named in one
-    line before that, and nothing is created for a wrong checkpoint. Demo data missing at
-    its ``data_root`` is generated here.
+    line before that, and nothing is created for a wrong checkpoint. Demo
+    data missing at its ``data_root`` is generated here.
     """
     if options.resume not in (None, 'auto'):
         what = '--resume checkpoint'

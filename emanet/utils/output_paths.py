@@ -98,15 +98,15 @@ def check_output_file(path: str,
             (with ``folder_must_exist``), a file where a folder above it
             should be, or a place where nothing can be written.
     """
+    if osp.isdir(path):
+        raise OutputPathError(f'{option} {path} is a folder; give a file '
+                              'path')
     if suffixes is not None:
         ext = osp.splitext(path)[1].lower()
         if ext not in suffixes:
             raise OutputPathError(
                 f'{option} {path}: unknown {what} type {ext or "(none)"}; '
                 f'use one of {", ".join(sorted(suffixes))}')
-    if osp.isdir(path):
-        raise OutputPathError(f'{option} {path} is a folder; give a file '
-                              'path')
     folder = osp.dirname(osp.abspath(path))
     if folder_must_exist and not osp.lexists(folder):
         raise OutputPathError(f'{option} {path}: folder {folder} does not '
