@@ -54,8 +54,8 @@ def _bad_size(value: Any) -> bool:
 def _loader_problems(key: str, loader: dict) -> List[Problem]:
     found = []
     size = loader.get('batch_size')
-    if size is not None and (isinstance(size, bool) or not isinstance(
-            size, int) or size < 1):
+    # other types are named by the check against DataLoader's signature
+    if isinstance(size, int) and (isinstance(size, bool) or size < 1):
         found.append((key, f'batch_size={size!r}, but a batch needs a '
                       'whole number of samples, at least 1'))
     workers = loader.get('num_workers')

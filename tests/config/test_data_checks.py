@@ -13,8 +13,8 @@ TTA = 'tta_pipeline.1.transforms.0.0'  # the first Resize of TestTimeAug
     ('train_dataloader.batch_size', 0, 'train_dataloader',
      'batch_size=0, but a batch needs a whole number of samples, at least '
      '1'),
-    ('val_dataloader.batch_size', 2.5, 'val_dataloader',
-     'batch_size=2.5, but a batch needs a whole number'),
+    ('val_dataloader.batch_size', -2, 'val_dataloader',
+     'batch_size=-2, but a batch needs a whole number'),
     ('train_dataloader.num_workers', -1, 'train_dataloader',
      'num_workers=-1: use 0 (load in the main process) or more'),
     ('train_dataloader.dataset.pipeline.3.crop_size', (-128, 256),

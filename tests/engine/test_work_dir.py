@@ -6,7 +6,11 @@ import pytest
 from engine_toy import make_runner
 
 import emanet.utils.output_paths as output_paths
-from emanet.engine.work_dir import check_work_dir, write_error
+from emanet.engine.work_dir import (
+    check_work_dir,
+    claim_log_dir,
+    write_error,
+)
 from emanet.utils.errors import UserError, WorkDirError
 
 
@@ -59,3 +63,14 @@ def test_write_error_names_file_and_previous_checkpoint():
         'work_dir in the config), then continue with --resume.')
     assert 'No earlier checkpoint of this run exists.' in str(
         write_error('/wd/iter_2.pth', full, None))
+
+
+def test_log_folders_are_claimed_once(tmp_path):
+    """Runs of one second get folders of their own, in the order they
+    claim them; the work dir is created when missing."""
+    work = tmp_path / 'work'
+    names = [claim_log_dir(str(work), '20260101_000000') for _ in range(3)]
+    assert names == ['20260101_000000', '20260101_000000_1',
+                     '20260101_000000_2']
+    assert sorted(os.listdir(work)) == names
+    assert claim_log_dir(str(work), '20260101_000001') == '20260101_000001'

@@ -67,6 +67,8 @@ def test_checkpoint_to_resume_says_which(tmp_path, capsys):
     assert 'training starts from the beginning' in capsys.readouterr().out
     out_dir = tmp_path / 'ckpts'
     elsewhere = out_dir / tmp_path.name / 'iter_4.pth'
+    elsewhere.parent.mkdir(parents=True)
+    elsewhere.write_bytes(b'')
     (tmp_path / 'last_checkpoint').write_text(str(elsewhere))
     assert checkpoint_to_resume(str(tmp_path), str(out_dir), logger) == \
         str(elsewhere)
