@@ -2,12 +2,15 @@
 
 * :mod:`.reading`: read a file (errors name file and line), and
   :func:`load_config`, which the tools use: read, merge, check.
-* :mod:`.overrides`: ``--cfg-options``, refused where they have no effect.
+* :mod:`.option_values`: a ``--cfg-options`` value as mmengine documents
+  it, dicts included; :mod:`.overrides`: ``--cfg-options``, refused where
+  they have no effect.
 * :mod:`.schedule`: the schedule follows a ``train_cfg.max_iters``
   override.
 * :mod:`.checking`: unknown types and keys, wrong values, named before
   anything is built; :mod:`.registries` and :mod:`.signatures` say what
-  each entry builds and accepts.
+  each entry builds and accepts; :mod:`.data_checks` checks the data
+  loader and pipeline values.
 """
 from .checking import check_config
 from .overrides import CfgOptionsAction, check_cfg_options, merge_cfg_options
