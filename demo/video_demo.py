@@ -23,9 +23,14 @@ from tqdm import tqdm
 
 from emanet.apis import inference_model, init_model, resolve_device
 from emanet.apis.tool_run import prepare_tool_run
-from emanet.apis.utils import opacity_type
+from emanet.apis.utils import (
+    non_negative_int,
+    opacity_type,
+    positive_float,
+    positive_int,
+)
 from emanet.apis.video import (
-    check_output_file,
+    check_video_output,
     open_video,
     open_writer,
     output_size,
@@ -55,7 +60,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         '--show', action='store_true',
         help='show the overlays in a window (where a display exists)')
     parser.add_argument(
-        '--show-wait-time', type=int, default=1,
+        '--show-wait-time', type=non_negative_int, default=1,
         help='milliseconds each shown frame waits')
     parser.add_argument(
         '--opacity', type=opacity_type, default=0.5,
@@ -67,17 +72,17 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         '--backend', choices=sorted(BACKENDS),
         help='runtime of an exported model')
     parser.add_argument(
-        '--output-fps', type=float, default=-1,
+        '--output-fps', type=positive_float,
         help='frame rate of the output (default: the input\'s)')
     parser.add_argument(
-        '--output-height', type=int, default=-1,
+        '--output-height', type=positive_int,
         help='height of the output (default: the input\'s; one of '
         'height/width alone keeps the aspect ratio)')
     parser.add_argument(
-        '--output-width', type=int, default=-1,
+        '--output-width', type=positive_int,
         help='width of the output (default: the input\'s)')
     parser.add_argument(
-        '--max-frames', type=int, default=None,
+        '--max-frames', type=positive_int,
         help='stop after N frames (a camera runs until Ctrl-C otherwise)')
     parser.add_argument('--debug', action='store_true', help=DEBUG_HELP)
     return parser.parse_args(argv)
@@ -105,7 +110,7 @@ def main(argv: Optional[List[str]] = None) -> dict:
     if args.show and not show:
         print('no display (DISPLAY is not set): writing the video only')
     if args.output_file is not None:
-        check_output_file(args.output_file, args.output_fourcc)
+        check_video_output(args.output_file, args.output_fourcc)
     capture, info = open_video(args.video)
     try:
         # Cheap checks before the model is built, each failing in one line.
@@ -123,7 +128,7 @@ def main(argv: Optional[List[str]] = None) -> dict:
         palette=meta.get('palette'), alpha=args.opacity)
     size = output_size(info['width'], info['height'], args.output_width,
                        args.output_height)
-    fps = args.output_fps if args.output_fps > 0 else info['fps']
+    fps = args.output_fps or info['fps']
     writer = None
     if args.output_file is not None:
         writer = open_writer(args.output_file, fps, size,

@@ -13,7 +13,6 @@ Examples::
 """  # noqa: E501
 import argparse
 import os
-import os.path as osp
 import sys
 from typing import Dict, List, Optional
 
@@ -128,9 +127,6 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     if args.format_only and args.report:
         parser.error('--report compares predictions with the ground truth, '
                      'which --format-only runs have not')
-    if args.out_metrics and osp.isdir(args.out_metrics):
-        parser.error(f'--out-metrics {args.out_metrics} is a folder; give '
-                     'a file path, e.g. results/test_metrics.json')
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
     return args
 

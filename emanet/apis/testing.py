@@ -34,6 +34,7 @@ from emanet.engine.work_dir import check_work_dir
 from emanet.evaluation.metrics.iou_metric import iou_metric_of
 from emanet.utils.benchmarking import device_description
 from emanet.utils.errors import ConfigError, UserError
+from emanet.utils.output_paths import check_output_dir, check_output_file
 from emanet.visualization.report.folder import check_report_dir
 
 from .tool_run import prepare_tool_run
@@ -142,17 +143,37 @@ def _use_exported_model(cfg: Config, options: SegTestOptions) -> None:
     cfg.load_from = None
 
 
+def check_test_outputs(options: SegTestOptions) -> None:
+    """Refuse output paths that cannot be written, before any work.
+
+    Raises:
+        UserError: ``--out-metrics`` (a file), ``--out``, ``--show-dir``
+            or ``--report`` (folders) cannot be written, or ``--report``
+            holds something else than an earlier report.
+    """
+    if options.out_metrics:
+        check_output_file(options.out_metrics, '--out-metrics')
+    for option, path in (('--out', options.out),
+                         ('--show-dir', options.show_dir)):
+        if path:
+            check_output_dir(path, option)
+    if options.report:
+        check_report_dir(options.report)
+
+
 def build_test_cfg(options: SegTestOptions) -> Config:
     """The config of the test run ``options`` ask for.
 
     Raises:
         UserError: an option that cannot apply (``--backend`` with a
-            checkpoint, ``--fast`` with an exported model, ...), a missing
-            model file or a work dir that is not one.
+            checkpoint, ``--fast`` with an exported model, ...), an output
+            path that cannot be written (:func:`check_test_outputs`), a
+            missing model file or a work dir that is not one.
         ConfigError: ``--aug-test`` without ``tta_pipeline`` and
             ``tta_model`` in the config.
     """
     check_backend_option(options.checkpoint, options.backend)
+    check_test_outputs(options)
     cfg = load_config(options.config, options.cfg_options, options.work_dir)
     check_work_dir(cfg.work_dir,
                    work_dir_source(cfg, options.config, options.work_dir))

@@ -18,6 +18,9 @@ from mmengine.runner import Runner
 
 from emanet.config import load_config, work_dir_source
 from emanet.config.amp_device import check_amp_device
+from emanet.engine.checkpoint.last_checkpoint import (
+    checked_checkpoint_to_resume,
+)
 from emanet.engine.optim_wrappers import amp_optim_wrapper_cfg
 from emanet.engine.work_dir import check_work_dir
 from emanet.utils.determinism import set_cublas_workspace
@@ -136,9 +139,10 @@ def check_inputs(cfg: Config, options: SegTrainOptions) -> None:
     built.
 
     The Runner logs the environment and the whole config first; a wrong
-    checkpoint, work dir or data path is named in one line before that,
-    and nothing is created for a wrong checkpoint. Demo data missing at
-    its ``data_root`` is generated here.
+    checkpoint (also one that ``--resume`` would take from the work dir's
+    record but that was deleted), work dir or data path is named in one
+    line before that, and nothing is created for a wrong checkpoint. Demo
+    data missing at its ``data_root`` is generated here.
     """
     if options.resume not in (None, 'auto'):
         what = '--resume checkpoint'
@@ -150,6 +154,12 @@ def check_inputs(cfg: Config, options: SegTrainOptions) -> None:
     # before the work dir is created.
     prepare_tool_run(cfg, model_file=cfg.get('load_from') or None,
                      model_what=what, pretrained=True, scope=False)
+    if cfg.get('resume') and not cfg.get('load_from'):
+        # --resume without a path: the work dir's record must name a
+        # checkpoint that still exists.
+        checkpoint = (cfg.get('default_hooks') or {}).get('checkpoint')
+        checked_checkpoint_to_resume(
+            cfg.work_dir, (checkpoint or {}).get('out_dir'))
     check_work_dir(cfg.work_dir,
                    work_dir_source(cfg, options.config, options.work_dir))
     validates = cfg.get('val_cfg') and cfg.get('val_dataloader')

@@ -1,4 +1,5 @@
-"""Small helpers the tools and the inference API share: option types, the
+"""Small helpers the tools and the inference API share: option types
+(checked by argparse, so a bad number is refused before any work), the
 device, the Runner of a config."""
 import argparse
 from typing import Optional
@@ -10,6 +11,39 @@ from mmengine.runner import Runner
 from emanet.config import check_config
 from emanet.registry import RUNNERS
 from emanet.utils.errors import DeviceError
+
+
+def _number(text: str, kind: type, test, wanted: str):
+    """``text`` as ``kind`` if ``test`` holds, else argparse's error."""
+    try:
+        value = kind(text)
+    except ValueError:
+        value = None
+    if value is None or not test(value):
+        raise argparse.ArgumentTypeError(f'{text} is not {wanted}')
+    return value
+
+
+def positive_int(text: str) -> int:
+    """argparse type of a count or a size: an integer of at least 1."""
+    return _number(text, int, lambda v: v >= 1, 'a positive integer')
+
+
+def non_negative_int(text: str) -> int:
+    """argparse type of a count that may be 0 (warm-up iterations)."""
+    return _number(text, int, lambda v: v >= 0, 'an integer >= 0')
+
+
+def positive_float(text: str) -> float:
+    """argparse type of a rate (frames per second): a number above 0."""
+    return _number(text, float, lambda v: 0 < v < float('inf'),
+                   'a positive number')
+
+
+def non_negative_float(text: str) -> float:
+    """argparse type of a duration in seconds or a tolerance: >= 0."""
+    return _number(text, float, lambda v: 0 <= v < float('inf'),
+                   'a number >= 0')
 
 
 def opacity_type(text: str) -> float:

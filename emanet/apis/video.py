@@ -6,6 +6,7 @@ from typing import Optional, Tuple
 import cv2
 
 from emanet.utils.errors import BadDataError, MissingDataError, UserError
+from emanet.utils.output_paths import check_output_file
 
 # Codec by output extension: files common players open.
 FOURCC_BY_EXT = {'.mp4': 'mp4v', '.avi': 'MJPG'}
@@ -58,29 +59,26 @@ def output_size(width: int, height: int, out_width: Optional[int],
     return out_width, out_height
 
 
-def check_output_file(path: str, fourcc: Optional[str] = None) -> str:
-    """The codec for ``path``, checked before any frame is computed.
+def check_video_output(path: str, fourcc: Optional[str] = None) -> str:
+    """The codec for ``path``, checked before any frame is computed
+    (:func:`~emanet.utils.output_paths.check_output_file`).
 
     Returns:
         str: ``fourcc``, or the one of the extension when not given.
 
     Raises:
-        UserError: unknown extension, bad codec code, missing folder.
+        UserError: unknown extension, bad codec code, missing folder, a
+            folder or a place that cannot be written.
     """
-    ext = osp.splitext(path)[1].lower()
+    check_output_file(
+        path, '--output-file',
+        suffixes=tuple(FOURCC_BY_EXT) if fourcc is None else None,
+        what='video', folder_must_exist=True)
     if fourcc is None:
-        if ext not in FOURCC_BY_EXT:
-            raise UserError(
-                f'--output-file {path}: unknown video type {ext or "(none)"}'
-                f'; use one of {", ".join(sorted(FOURCC_BY_EXT))}')
-        fourcc = FOURCC_BY_EXT[ext]
+        fourcc = FOURCC_BY_EXT[osp.splitext(path)[1].lower()]
     if len(fourcc) != 4:
         raise UserError(f'--output-fourcc {fourcc!r} is not a '
                         'four-character codec code (e.g. mp4v, MJPG)')
-    folder = osp.dirname(osp.abspath(path))
-    if not osp.isdir(folder):
-        raise UserError(f'--output-file {path}: folder {folder} does not '
-                        'exist')
     return fourcc
 
 
@@ -98,7 +96,7 @@ def open_writer(path: str, fps: float, size: Tuple[int, int],
         UserError: unknown extension, bad codec code, or the file cannot
             be written.
     """
-    fourcc = check_output_file(path, fourcc)
+    fourcc = check_video_output(path, fourcc)
     writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*fourcc), fps,
                              size)
     if not writer.isOpened():

@@ -17,6 +17,7 @@ from mmengine.registry import Registry
 
 from emanet.utils.errors import ConfigError
 
+from .data_checks import data_errors
 from .model_check import model_errors
 from .registries import (
     NAMED_ENTRIES,
@@ -169,5 +170,7 @@ def check_config(cfg: Config, skip: Iterable[str] = ()) -> None:
         if 'param_scheduler' not in skip:
             for path, message in schedule_errors(cfg):
                 checker.fail(path, message)
+        for path, message in data_errors(cfg):
+            checker.fail(path, message)
     if checker.errors:
         raise ConfigError('\n'.join(checker.errors))

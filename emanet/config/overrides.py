@@ -14,6 +14,7 @@ from mmengine.config import Config, DictAction
 from emanet.utils.errors import ConfigError
 
 from .copies import runner_keys, variable_copies
+from .option_values import parse_option_value
 from .schedule import follow_max_iters
 
 
@@ -98,12 +99,17 @@ def merge_cfg_options(cfg: Config, options: Optional[dict]) -> None:
 
 
 class CfgOptionsAction(DictAction):
-    """mmengine's ``DictAction`` that names an item without ``=``."""
+    """mmengine's ``DictAction`` that names an item without ``=`` and reads
+    dicts and quoted strings as Python does
+    (:func:`~emanet.config.option_values.parse_option_value`)."""
 
     def __call__(self, parser, namespace, values, option_string=None):
+        options = dict(getattr(namespace, self.dest, None) or {})
         for item in values or ():
             if '=' not in item:
                 raise argparse.ArgumentError(
                     self, f'{item!r} is not KEY=VALUE (e.g. '
                     'train_cfg.max_iters=800)')
-        super().__call__(parser, namespace, values, option_string)
+            key, text = item.split('=', maxsplit=1)
+            options[key] = parse_option_value(key, text)
+        setattr(namespace, self.dest, options)

@@ -8,7 +8,7 @@ import os.path as osp
 from typing import Any, Dict, List, Optional
 
 import torch.nn as nn
-from mmengine.dist import is_distributed, master_only
+from mmengine.dist import broadcast_object_list, is_distributed, master_only
 from mmengine.evaluator import Evaluator
 from mmengine.runner import Runner
 
@@ -19,10 +19,15 @@ from emanet.utils.determinism import allow_nondeterministic_cuda_ops
 from . import environment
 from .checkpoint import last_checkpoint, loading, resume, saving
 from .dist_env import init_process_group
-from .hooks import CheckpointHook, ValRandomStateHook, guarantees
+from .hooks import (
+    CheckpointHook,
+    ProgressBarHook,
+    ValRandomStateHook,
+    guarantees,
+)
 from .hooks.fast_inference_hook import check_fast_inference_options
 from .loops import train_loop_cfg
-from .work_dir import check_work_dir
+from .work_dir import check_work_dir, claim_log_dir
 
 # How a user loads partial weights on purpose (named in the refusal).
 PARTIAL_HINT = ('set allow_partial_weights=True in the config '
@@ -49,8 +54,9 @@ class SegRunner(Runner):
       becomes BN (one log line; in one process too), and the environment
       header names ``gloo``, the CPU and the processes
       (:mod:`.environment`);
-    - test and validation runs dump their config into their log folder
-      ``<work_dir>/<timestamp>/``: only training writes
+    - every run has a log folder ``<work_dir>/<timestamp>/`` of its own,
+      even when several start in the same second (``<timestamp>_1``, ...);
+      test and validation runs dump their config there: only training writes
       ``<work_dir>/<config name>.py``;
     - results of several processes gather in the log folder (removed once
       read), not in ``.dist_test`` of the current directory.
@@ -115,10 +121,20 @@ class SegRunner(Runner):
     # Machine ----------------------------------------------------------------
     def setup_env(self, env_cfg: Dict) -> None:
         """Set up like mmengine; start the process group here when needed
-        (:func:`.dist_env.init_process_group`: gloo without CUDA)."""
+        (:func:`.dist_env.init_process_group`: gloo without CUDA); the log
+        folder is this run's alone (:func:`.work_dir.claim_log_dir`), the
+        same on every rank."""
         if self.launcher in ('pytorch', 'slurm') and not is_distributed():
             init_process_group(self.launcher, env_cfg.get('dist_cfg', {}))
         super().setup_env(env_cfg)
+        # mmengine names the log folder, the log file and the experiment
+        # after the timestamp rank 0 broadcast here, with no public way to
+        # set it: rank 0 claims a folder no other run has and every rank
+        # takes its name.
+        name = [claim_log_dir(self._work_dir, self._timestamp)
+                if self.rank == 0 else None]
+        broadcast_object_list(name)
+        self._timestamp = name[0]
 
     def set_randomness(self, seed, diff_rank_seed: bool = False,
                        deterministic: bool = False) -> None:
@@ -227,9 +243,16 @@ class SegRunner(Runner):
         return super().val()
 
     def test(self) -> dict:
-        """Test as mmengine does; the config goes to the log folder."""
+        """Test as mmengine does; the config goes to the log folder. On an
+        error the progress bar ends before the error's message is shown
+        (mmengine's hooks hear of no error)."""
         self.dump_config(self.log_dir)
-        return super().test()
+        try:
+            return super().test()
+        finally:
+            bar = self._hook(ProgressBarHook)
+            if bar is not None:
+                bar.close()
 
     # Hooks ------------------------------------------------------------------
     def register_hooks(self,

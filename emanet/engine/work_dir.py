@@ -1,22 +1,11 @@
-"""Work-dir checks and the one-line errors of writes that failed."""
-import errno
+"""Work-dir checks, the run's own log folder, and the one-line errors of
+writes that failed."""
 import os
 import os.path as osp
 from typing import Optional
 
-from emanet.utils.atomic_io import tmp_path_for
 from emanet.utils.errors import WorkDirError
-
-
-def os_reason(err: OSError) -> str:
-    """What an ``OSError`` of a write means, in words."""
-    if err.errno in (errno.ENOSPC, errno.EDQUOT):
-        return 'the disk is full (or the quota is used up)'
-    if err.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-        return 'no permission to write there (or a read-only file system)'
-    if err.errno in (errno.EEXIST, errno.ENOTDIR):
-        return 'a file, not a folder, has that name (or one above it)'
-    return err.strerror or str(err)
+from emanet.utils.output_paths import os_reason, probe_folder
 
 
 def check_work_dir(path: str, option: str) -> None:
@@ -33,15 +22,38 @@ def check_work_dir(path: str, option: str) -> None:
     """
     try:
         os.makedirs(path, exist_ok=True)
-        probe = tmp_path_for(osp.join(path, 'write-test'))
-        with open(probe, 'wb') as f:
-            f.write(b'0')
-        os.remove(probe)
+        probe_folder(path)
     except OSError as err:
         raise WorkDirError(
             f'Cannot use the work dir {path} (set by {option}): '
             f'{os_reason(err)} [{type(err).__name__}: {err}]. Choose a '
             f'writable folder with --work-dir, or fix {path}.') from err
+
+
+def claim_log_dir(work_dir: str, timestamp: str) -> str:
+    """Create the run's log folder ``<work_dir>/<name>`` for this run only.
+
+    Runs started in the same second have the same timestamp; the folder is
+    made with an exclusive ``mkdir``, so the first run gets ``timestamp``
+    and the others ``<timestamp>_1``, ``<timestamp>_2``, ...: no two runs
+    share a log, a config dump or a record.
+
+    Args:
+        work_dir (str): The work dir (created if missing).
+        timestamp (str): The run's timestamp, ``%Y%m%d_%H%M%S``.
+
+    Returns:
+        str: The folder's name, the run's timestamp from now on.
+    """
+    os.makedirs(work_dir, exist_ok=True)
+    name, count = timestamp, 0
+    while True:
+        try:
+            os.mkdir(osp.join(work_dir, name))
+            return name
+        except FileExistsError:
+            count += 1
+            name = f'{timestamp}_{count}'
 
 
 def write_error(path: str, err: OSError,

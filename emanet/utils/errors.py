@@ -61,6 +61,11 @@ class WorkDirError(UserError, OSError):
     a full disk)."""
 
 
+class OutputPathError(UserError, OSError):
+    """An output file or folder cannot be written (a file where a folder
+    is needed or the reverse, no permission, an unknown extension)."""
+
+
 class TrainingDivergedError(UserError, FloatingPointError):
     """A loss, weight or buffer became NaN/Inf during training."""
 

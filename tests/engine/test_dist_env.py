@@ -61,7 +61,7 @@ def test_one_choice_of_the_backend(monkeypatch):
 
 
 @pytest.fixture
-def one_slurm_task(monkeypatch):
+def one_slurm_task(monkeypatch, tmp_path):
     """This process as the only task of a Slurm job; the process group and
     torchrun's variables are removed afterwards."""
     for key in TORCH_VARS:
@@ -75,6 +75,7 @@ def one_slurm_task(monkeypatch):
         monkeypatch.setenv(key, value)
     runner = object.__new__(SegRunner)
     runner._launcher, runner._distributed = 'slurm', True
+    runner._work_dir = str(tmp_path)  # setup_env claims its log folder
     yield runner
     if torch_dist.is_initialized():
         torch_dist.destroy_process_group()

@@ -5,8 +5,12 @@ import os
 import pytest
 from engine_toy import make_runner
 
-import emanet.engine.work_dir as work_dir_module
-from emanet.engine.work_dir import check_work_dir, os_reason, write_error
+import emanet.utils.output_paths as output_paths
+from emanet.engine.work_dir import (
+    check_work_dir,
+    claim_log_dir,
+    write_error,
+)
 from emanet.utils.errors import UserError, WorkDirError
 
 
@@ -41,23 +45,10 @@ def test_unusable_work_dir_is_named(tmp_path, monkeypatch):
     def refuse(path, *args, **kwargs):
         raise PermissionError(errno.EACCES, 'Permission denied', path)
 
-    monkeypatch.setattr(work_dir_module, 'open', refuse, raising=False)
+    monkeypatch.setattr(output_paths, 'open', refuse, raising=False)
     with pytest.raises(WorkDirError, match=f'Cannot use the work dir '
                        f'{locked} .* no permission to write there'):
         make_runner(locked)
-
-
-@pytest.mark.parametrize('code, reason', [
-    (errno.ENOSPC, 'the disk is full (or the quota is used up)'),
-    (errno.EDQUOT, 'the disk is full (or the quota is used up)'),
-    (errno.EROFS, 'no permission to write there (or a read-only file '
-     'system)'),
-    (errno.ENOTDIR, 'a file, not a folder, has that name (or one above '
-     'it)'),
-    (errno.EIO, os.strerror(errno.EIO)),
-])
-def test_os_reason_in_words(code, reason):
-    assert os_reason(OSError(code, os.strerror(code))) == reason
 
 
 def test_write_error_names_file_and_previous_checkpoint():
@@ -72,3 +63,14 @@ def test_write_error_names_file_and_previous_checkpoint():
         'work_dir in the config), then continue with --resume.')
     assert 'No earlier checkpoint of this run exists.' in str(
         write_error('/wd/iter_2.pth', full, None))
+
+
+def test_log_folders_are_claimed_once(tmp_path):
+    """Runs of one second get folders of their own, in the order they
+    claim them; the work dir is created when missing."""
+    work = tmp_path / 'work'
+    names = [claim_log_dir(str(work), '20260101_000000') for _ in range(3)]
+    assert names == ['20260101_000000', '20260101_000000_1',
+                     '20260101_000000_2']
+    assert sorted(os.listdir(work)) == names
+    assert claim_log_dir(str(work), '20260101_000001') == '20260101_000001'

@@ -70,3 +70,23 @@ def test_missing_config_is_one_error_line(tmp_path, capsys):
     assert run_tool(tool.main, [missing]) == 1
     assert capsys.readouterr().err.splitlines()[-1] == (
         f'error: config file {missing} does not exist')
+
+
+@pytest.mark.parametrize('hooks', [
+    "custom_hooks=[dict(type='EarlyStoppingHook',monitor='mIoU')]",
+    "custom_hooks=[{'type':'EarlyStoppingHook','monitor':'mIoU'}]",
+])
+def test_hooks_given_as_dicts_reach_the_config(hooks, tmp_path, capsys):
+    """As mmsegmentation's users add hooks: print_config.py shows and
+    train.py sets up the very dicts given."""
+    expected = [dict(type='EarlyStoppingHook', monitor='mIoU')]
+    cfg = load_tool('tools/misc/print_config.py').main(
+        [DEMO_CONFIG, '--cfg-options', hooks])
+    assert cfg.custom_hooks == expected
+    assert "dict(monitor='mIoU', type='EarlyStoppingHook')" in \
+        capsys.readouterr().out
+    parse = load_tool('tools/train.py').parse_args
+    train_cfg = build_train_cfg(SegTrainOptions.from_args(parse(
+        [DEMO_CONFIG, '--work-dir', str(tmp_path), '--cfg-options',
+         hooks])))
+    assert train_cfg.custom_hooks == expected

@@ -4,6 +4,7 @@ Demo data, a tiny EMANet (ResNetV1c-18 with 8 base channels, 64x128 crops),
 CPU, --deterministic, validation inside the resumed stretch.
 """
 import glob
+import os
 import os.path as osp
 import re
 import shutil
@@ -11,10 +12,11 @@ import shutil
 import numpy as np
 import pytest
 import torch
-from tiny_demo import scores, write_tiny_config
+from tiny_demo import DEMO_CONFIG, scores, write_tiny_config
 from tool_loader import load_tool
 
 from emanet.engine.checkpoint.loading import load_checkpoint_file
+from emanet.utils.errors import run_tool
 
 
 def logged_losses(work_dir) -> dict:
@@ -134,3 +136,34 @@ def test_mmsegmentation_layout_checkpoints(uninterrupted, tmp_path, capsys):
     log = open(glob.glob(osp.join(work_dir, '*', '*.log'))[0]).read()
     assert f'Load checkpoint from {new}' in log
     assert osp.isfile(work_dir / 'iter_1.pth')
+
+
+def test_resume_from_a_record_whose_checkpoint_was_deleted(
+        tmp_path, monkeypatch, capsys):
+    """One line before the environment dump, naming the missing file and
+    the checkpoint that exists; no run folder is left behind."""
+    monkeypatch.delenv('EMANET_DEBUG', raising=False)
+    monkeypatch.chdir(tmp_path)  # no demo data here: none is generated
+
+    def generate(*args, **kwargs):
+        raise AssertionError('demo data generated before the error')
+    monkeypatch.setattr('emanet.datasets.demo_data.generate_demo_data',
+                        generate)
+    work = tmp_path / 'work'
+    work.mkdir()
+    (work / 'iter_2.pth').write_bytes(b'')
+    (work / 'last_checkpoint').write_text('iter_4.pth')
+    before = sorted(os.listdir(work))
+    status = run_tool(load_tool('tools/train.py').main,
+                      [DEMO_CONFIG, '--work-dir', str(work), '--resume'])
+    captured = capsys.readouterr()
+    assert status == 1
+    assert captured.err.splitlines()[-1] == (
+        f'error: --resume: {work}/last_checkpoint names {work}/iter_4.pth, '
+        'which does not exist (deleted or moved); the checkpoints in '
+        f'{work} are iter_2.pth: resume from the latest with --resume '
+        f'{work}/iter_2.pth (or start anew without --resume)')
+    text = captured.out + captured.err
+    assert 'System environment' not in text and 'Traceback' not in text
+    assert 'Auto resumed' not in text
+    assert sorted(os.listdir(work)) == before

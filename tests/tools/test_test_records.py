@@ -9,14 +9,18 @@ tool that has it.
 import glob
 import json
 import math
+import os
 import os.path as osp
 import shutil
+import subprocess
+import sys
+import time
 
 import pytest
 from run_records import test_record_files
 from tiny_demo import DEMO_CONFIG
 from tiny_trained import tiny_trained
-from tool_loader import load_tool
+from tool_loader import REPO, load_tool
 
 from emanet.apis import init_model
 from emanet.engine.run_record import settings_line
@@ -99,11 +103,11 @@ def test_out_metrics_path_and_fast_amp_settings(trained_copy, tmp_path,
 
 
 def test_out_metrics_refuses_a_folder(tmp_path, capsys):
-    with pytest.raises(SystemExit) as exit_info:
-        load_tool('tools/test.py').parse_args(
-            ['c.py', 'm.pth', '--out-metrics', str(tmp_path)])
-    assert exit_info.value.code == 2
-    assert 'is a folder; give a file path' in capsys.readouterr().err
+    status = run_tool(load_tool('tools/test.py').main,
+                      ['c.py', 'm.pth', '--out-metrics', str(tmp_path)])
+    assert status == 1
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        f'error: --out-metrics {tmp_path} is a folder; give a file path')
 
 
 @pytest.mark.parametrize('tool,argv', [
@@ -132,3 +136,49 @@ def test_init_model_refuses_backend_with_a_checkpoint(tmp_path):
     with pytest.raises(UserError, match=r'--backend openvino applies to an '
                        r'exported model .*not to the checkpoint x\.pth'):
         init_model(DEMO_CONFIG, 'x.pth', backend='openvino')
+
+
+# Both runs read one clock second, as two runs started together do; the
+# rest is the tool as a user starts it.
+SAME_SECOND = '''
+import sys, time
+import mmengine.runner.runner as runner_module
+from tool_loader import REPO, load_tool
+from emanet.utils.errors import run_tool
+
+class SameSecond:
+    def __getattr__(self, name):
+        return getattr(time, name)
+
+    def time(self):
+        return 1767225600.0
+
+runner_module.time = SameSecond()
+sys.exit(run_tool(load_tool('tools/test.py').main, sys.argv[1:]))
+'''
+
+
+@pytest.mark.slow
+def test_runs_started_together_keep_their_own_folder(trained_copy, tmp_path):
+    config, ckpt, _ = trained_copy
+    work = tmp_path / 'work'
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        [REPO, osp.join(REPO, 'tests')]))
+    procs = [subprocess.Popen(
+        [sys.executable, '-c', SAME_SECOND, config, ckpt, '--work-dir',
+         str(work)], cwd=str(tmp_path), env=env, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True) for _ in range(2)]
+    outputs = [proc.communicate(timeout=600)[0] for proc in procs]
+    assert [proc.returncode for proc in procs] == [0, 0], outputs
+    files = test_record_files(work)
+    stamp = time.strftime('%Y%m%d_%H%M%S', time.localtime(1767225600.0))
+    assert [osp.basename(osp.dirname(f)) for f in files] == [
+        stamp, f'{stamp}_1']
+    for path in files:
+        folder = osp.dirname(path)
+        assert json.loads(open(path).read())['timestamp'] == \
+            osp.basename(folder)
+        # each log holds one run
+        [log] = glob.glob(osp.join(folder, '*.log'))
+        assert sum('test settings: ' in line for line in open(log)) == 1
+        assert sum(f'metrics saved to {path}' in out for out in outputs) == 1

@@ -4,9 +4,12 @@ tool's notes are one line too.
 How run_tool prints it: tests/utils/test_errors.py; every tool with each
 kind of wrong input: tests/tools/test_tool_errors.py.
 """
+import gc
+import glob
 import os
 import os.path as osp
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -17,6 +20,7 @@ import numpy as np
 import pytest
 import torch
 from tiny_demo import DEMO_CONFIG, write_tiny_config
+from tiny_trained import tiny_trained
 from tool_loader import REPO, load_tool
 
 from emanet.utils.errors import run_tool
@@ -136,3 +140,29 @@ def test_missing_data_is_named_before_the_dump(tool, split, tmp_path,
         f'error: image folder {missing}/leftImg8bit/{split} does not exist')
     assert 'System environment' not in captured.out + captured.err
     assert 'Traceback' not in captured.out + captured.err
+
+
+@pytest.mark.slow
+def test_no_progress_line_after_the_error(tmp_path_factory, demo_data_root,
+                                          tmp_path, monkeypatch, capsys):
+    """An image that cannot be read halfway through the test: the error is
+    the last line; the progress bar is not drawn again after it."""
+    monkeypatch.delenv('EMANET_DEBUG', raising=False)
+    config, ckpt = tiny_trained(tmp_path_factory, demo_data_root)
+    root = tmp_path / 'data'
+    shutil.copytree(demo_data_root, root)
+    images = sorted(glob.glob(str(root / 'leftImg8bit' / 'val' / '*' /
+                                  '*.png')))
+    open(images[-1], 'wb').close()  # the last test image: zero bytes
+    status = run_tool(load_tool('tools/test.py').main, [
+        config, ckpt, '--work-dir', str(tmp_path / 'work'), '--cfg-options',
+        f'test_dataloader.dataset.data_root={root}'])
+    gc.collect()  # what an interpreter exit would draw
+    lines = capsys.readouterr().err.splitlines()
+    assert status == 1
+    errors = [i for i, line in enumerate(lines) if line.startswith('error:')]
+    assert len(errors) == 1, lines[-3:]  # a line of its own
+    error = errors[0]
+    assert images[-1] in lines[error]
+    bars = [i for i, line in enumerate(lines) if line.startswith('test:')]
+    assert bars and max(bars) < error  # drawn, but never after the error

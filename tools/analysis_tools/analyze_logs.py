@@ -17,6 +17,7 @@ import sys
 from typing import Dict, List, Optional, Tuple
 
 from emanet.utils.errors import DEBUG_HELP, UserError, run_tool
+from emanet.utils.output_paths import check_output_file
 
 Series = Dict[str, List[Tuple[int, float]]]
 
@@ -100,8 +101,17 @@ def plot(series_by_log: Dict[str, Series], keys: List[str], out: str,
     plt.close(fig)
 
 
+def picture_suffixes() -> tuple:
+    """The extensions matplotlib writes a figure as (``.png``, ...)."""
+    from matplotlib.backend_bases import FigureCanvasBase
+    types = FigureCanvasBase.get_supported_filetypes()
+    return tuple(f'.{ext}' for ext in types)
+
+
 def main(argv: Optional[List[str]] = None) -> Dict[str, Series]:
     args = parse_args(argv)
+    check_output_file(args.out, '--out', suffixes=picture_suffixes(),
+                      what='picture', folder_must_exist=True)
     series_by_log = {
         path: load_series(find_log_files(path))
         for path in args.logs

@@ -25,6 +25,7 @@ import torch
 import emanet  # noqa: F401  (creates the 'emanet' registry scope)
 from emanet.apis import init_model, resolve_device
 from emanet.apis.tool_run import prepare_tool_run
+from emanet.apis.utils import non_negative_int, positive_int
 from emanet.config import CfgOptionsAction, load_config
 from emanet.deploy import prepare_for_inference
 from emanet.deploy.runtime.backend_option import check_backend_option
@@ -68,18 +69,19 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         'Fastest CPU paths measured: '
                         'bf16 openvino --amp, float32 --fast on the '
                         'checkpoint (docs/benchmark.md)')
-    parser.add_argument('--num-images', type=int,
+    parser.add_argument('--num-images', type=positive_int,
                         help='images timed per run (default: '
                         f'{DEFAULTS["cuda"]["num_images"]} on CUDA, as '
                         'mmsegmentation\'s benchmark; '
                         f'{DEFAULTS["cpu"]["num_images"]} on CPU)')
-    parser.add_argument('--warmup', type=int,
+    parser.add_argument('--warmup', type=non_negative_int,
                         help='untimed images before each run (default: '
                         f'{DEFAULTS["cuda"]["warmup"]} on CUDA, '
                         f'{DEFAULTS["cpu"]["warmup"]} on CPU)')
-    parser.add_argument('--repeat-times', type=int, default=1,
+    parser.add_argument('--repeat-times', type=positive_int, default=1,
                         help='timed runs; the mean is reported (default 1)')
-    parser.add_argument('--shape', type=int, nargs=2, metavar=('H', 'W'),
+    parser.add_argument('--shape', type=positive_int, nargs=2,
+                        metavar=('H', 'W'),
                         help='time random H x W images instead of the '
                         'test set')
     parser.add_argument('--device', choices=['cpu', 'cuda'],
@@ -103,21 +105,13 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         help='compare with the plain float32 model (an '
                         '.onnx model: with it in onnxruntime) on the '
                         'same images: max |dlogit| and pixel agreement')
-    parser.add_argument('--threads', type=int,
+    parser.add_argument('--threads', type=positive_int,
                         help='torch CPU threads (default: torch default)')
     parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction,
                         help='override config keys, e.g. '
                         'model.test_cfg.mode=slide')
     parser.add_argument('--debug', action='store_true', help=DEBUG_HELP)
-    args = parser.parse_args(argv)
-    for name in ('num_images', 'repeat_times'):
-        if getattr(args, name) is not None and getattr(args, name) < 1:
-            parser.error(f'--{name.replace("_", "-")} must be >= 1')
-    if args.warmup is not None and args.warmup < 0:
-        parser.error('--warmup must be >= 0')
-    if args.shape and min(args.shape) < 1:
-        parser.error(f'--shape must be positive, got {args.shape}')
-    return args
+    return parser.parse_args(argv)
 
 
 def make_runner(model, device: torch.device, fast: bool, amp_dtype):

@@ -53,6 +53,7 @@ from torch.nn.modules.batchnorm import _BatchNorm
 import emanet  # noqa: F401  (creates the 'emanet' registry scope)
 from emanet.apis import init_model
 from emanet.apis.tool_run import prepare_tool_run
+from emanet.apis.utils import positive_int
 from emanet.config import CfgOptionsAction, load_config
 from emanet.deploy import prepare_for_inference
 from emanet.deploy.runtime.export import export_onnx
@@ -108,15 +109,16 @@ class PathSpec:
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('config')
-    parser.add_argument('--shape', type=int, nargs=2, metavar=('H', 'W'),
+    parser.add_argument('--shape', type=positive_int, nargs=2,
+                        metavar=('H', 'W'),
                         help='image size (default: the config\'s test size)')
-    parser.add_argument('--num-images', type=int, default=2,
+    parser.add_argument('--num-images', type=positive_int, default=2,
                         help='images per path per round (default 2)')
-    parser.add_argument('--repeat', type=int, default=3,
+    parser.add_argument('--repeat', type=positive_int, default=3,
                         help='rounds; the median is reported (default 3)')
     parser.add_argument('--paths', nargs='+', choices=list(PATHS),
                         default=list(PATHS))
-    parser.add_argument('--threads', type=int)
+    parser.add_argument('--threads', type=positive_int)
     parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction)
     parser.add_argument('--debug', action='store_true', help=DEBUG_HELP)
     return parser.parse_args(argv)

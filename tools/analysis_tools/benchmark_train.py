@@ -24,6 +24,7 @@ from mmengine.optim import build_optim_wrapper
 import emanet  # noqa: F401  (creates the 'emanet' registry scope)
 from emanet.apis import resolve_device
 from emanet.apis.tool_run import prepare_tool_run
+from emanet.apis.utils import non_negative_int, positive_int
 from emanet.config import CfgOptionsAction, load_config
 from emanet.engine.optim_wrappers import amp_optim_wrapper_cfg
 from emanet.models.builder import build_model_outside_runner
@@ -44,14 +45,15 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description='Benchmark training steps (speed and memory)')
     parser.add_argument('config', help='config file path')
-    parser.add_argument('--iters', type=int, default=5,
+    parser.add_argument('--iters', type=positive_int, default=5,
                         help='timed iterations per run (default 5)')
-    parser.add_argument('--warmup', type=int, default=1,
+    parser.add_argument('--warmup', type=non_negative_int, default=1,
                         help='untimed iterations first (default 1)')
-    parser.add_argument('--batch-size', type=int,
+    parser.add_argument('--batch-size', type=positive_int,
                         help='images per step (default: the config\'s '
                         'train_dataloader.batch_size)')
-    parser.add_argument('--shape', type=int, nargs=2, metavar=('H', 'W'),
+    parser.add_argument('--shape', type=positive_int, nargs=2,
+                        metavar=('H', 'W'),
                         help='image size (default: the config\'s '
                         'crop_size)')
     parser.add_argument('--device', choices=['cpu', 'cuda'],
@@ -67,17 +69,12 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                            'mixed precision (default: as configured)')
     parser.add_argument('--channels-last', action='store_true',
                         help='channels_last weights and inputs')
-    parser.add_argument('--threads', type=int,
+    parser.add_argument('--threads', type=positive_int,
                         help='torch CPU threads (default: torch default)')
     parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction,
                         help='override config keys')
     parser.add_argument('--debug', action='store_true', help=DEBUG_HELP)
-    args = parser.parse_args(argv)
-    if args.iters < 1 or args.warmup < 0:
-        parser.error('--iters must be >= 1 and --warmup >= 0')
-    if args.batch_size is not None and args.batch_size < 1:
-        parser.error('--batch-size must be >= 1')
-    return args
+    return parser.parse_args(argv)
 
 
 def train_shape(cfg: Config) -> Tuple[int, int]:

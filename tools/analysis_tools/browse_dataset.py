@@ -23,28 +23,14 @@ from mmengine.runner import set_random_seed
 
 import emanet  # noqa: F401  (creates the 'emanet' registry scope)
 from emanet.apis.tool_run import prepare_tool_run
+from emanet.apis.utils import non_negative_float, positive_int
 from emanet.config import CfgOptionsAction, load_config
 from emanet.datasets.builder import build_split_dataset
 from emanet.utils.errors import DEBUG_HELP, UserError, run_tool
 from emanet.utils.image_io import write_png
+from emanet.utils.output_paths import check_output_dir
 from emanet.visualization.display import display_available, show_image
 from emanet.visualization.label_panels import draw_sample
-
-
-def positive_int(text: str) -> int:
-    """argparse type of a count: an integer of at least 1."""
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f'{text} is not a positive integer')
-    return value
-
-
-def non_negative_float(text: str) -> float:
-    """argparse type of a duration in seconds: a number of at least 0."""
-    value = float(text)
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f'{text} is not a number >= 0')
-    return value
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -127,6 +113,8 @@ def main(argv: Optional[List[str]] = None) -> List[str]:
                'no display to show on (DISPLAY is not set)')
         raise UserError(f'nothing to do: {why}; give --output-dir DIR to '
                         'write the samples as PNGs')
+    if args.output_dir is not None:
+        check_output_dir(args.output_dir, '--output-dir')
     cfg = load_config(args.config, args.cfg_options)
     prepare_tool_run(cfg, demo_data=True)  # the data sets only read
     seed = (cfg.get('randomness') or {}).get('seed')

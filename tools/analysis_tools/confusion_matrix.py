@@ -40,6 +40,7 @@ from emanet.evaluation.confusion import (
 )
 from emanet.evaluation.iou import class_scores, most_confused, normalize_rows
 from emanet.utils.errors import DEBUG_HELP, UserError, run_tool
+from emanet.utils.output_paths import check_output_dir
 from emanet.visualization.confusion_plot import (
     check_colormap,
     plot_confusion_matrix,
@@ -127,6 +128,9 @@ def compute(args: argparse.Namespace, cfg: Config, dataset) -> np.ndarray:
 def main(argv: Optional[List[str]] = None) -> dict:
     """Compute, save and summarise; returns the JSON record's items."""
     args = parse_args(argv)
+    check_output_dir(args.save_dir, 'save_dir')
+    if args.checkpoint is not None:  # the model's PNGs go there
+        check_output_dir(args.prediction_path, 'prediction_path')
     check_colormap(args.color_theme)
     cfg = load_config(args.config, args.cfg_options)
     if args.checkpoint is not None:  # before the data set is listed

@@ -15,6 +15,7 @@ from mmengine.config import Config
 
 import emanet  # noqa: F401  (creates the 'emanet' registry scope)
 from emanet.apis.tool_run import prepare_tool_run
+from emanet.apis.utils import positive_int
 from emanet.config import CfgOptionsAction, load_config
 from emanet.models.builder import build_model_outside_runner
 from emanet.utils.errors import DEBUG_HELP, run_tool
@@ -26,7 +27,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('config', help='config file path')
     parser.add_argument(
         '--shape',
-        type=int,
+        type=positive_int,
         nargs='+',
         default=[1024, 2048],
         metavar='N',

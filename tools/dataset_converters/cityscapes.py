@@ -15,7 +15,10 @@ import os.path as osp
 import sys
 from typing import List, Optional
 
+from emanet.apis.utils import positive_int
 from emanet.datasets.cityscapes_converter import convert_cityscapes
+from emanet.utils.errors import run_tool
+from emanet.utils.output_paths import check_output_dir
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -27,12 +30,15 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         '-o', '--out-dir', help='where the split lists go (default: '
         'cityscapes_path)')
     parser.add_argument(
-        '--nproc', default=1, type=int, help='number of processes')
+        '--nproc', default=1, type=positive_int,
+        help='number of processes')
     return parser.parse_args(argv)
 
 
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
+    if args.out_dir is not None:
+        check_output_dir(args.out_dir, '--out-dir')
     try:
         targets = convert_cityscapes(
             args.cityscapes_path,
@@ -49,4 +55,4 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    sys.exit(run_tool(main))

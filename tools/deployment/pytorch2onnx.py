@@ -22,6 +22,7 @@ import torch
 import emanet  # noqa: F401  (creates the 'emanet' registry scope)
 from emanet.apis import init_model
 from emanet.apis.tool_run import prepare_tool_run
+from emanet.apis.utils import positive_int
 from emanet.config import CfgOptionsAction, load_config
 from emanet.deploy.runtime.backends import DEFAULT_BACKEND
 from emanet.deploy.runtime.export import export_onnx
@@ -32,6 +33,7 @@ from emanet.utils.benchmarking import (
     random_batches,
 )
 from emanet.utils.errors import DEBUG_HELP, run_tool
+from emanet.utils.output_paths import check_output_file
 
 MIN_AGREEMENT = 0.999
 
@@ -44,14 +46,15 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--output-file', default='model.onnx',
                         help='ONNX file to write (default: model.onnx in '
                         'the current folder)')
-    parser.add_argument('--shape', type=int, nargs=2, metavar=('H', 'W'),
+    parser.add_argument('--shape', type=positive_int, nargs=2,
+                        metavar=('H', 'W'),
                         help='traced input size (default: the slide crop, '
                         'else the test image size); the only size a '
                         'static export takes')
     parser.add_argument('--dynamic-export', action='store_true',
                         help='dynamic batch, height and width (needed '
                         'for --aug-test and images of several sizes)')
-    parser.add_argument('--opset-version', type=int, default=17)
+    parser.add_argument('--opset-version', type=positive_int, default=17)
     parser.add_argument('--verify', action='store_true',
                         help='run the file in ONNX Runtime on a test set '
                         'image (random if none) against PyTorch; exit 1 '
@@ -77,6 +80,8 @@ def verify(cfg, model, output_file: str) -> float:
 
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
+    check_output_file(args.output_file, '--output-file', suffixes=('.onnx', ),
+                      what='model', folder_must_exist=True)
     cfg = load_config(args.config, args.cfg_options)
     # --verify compares on a test set image
     prepare_tool_run(cfg, model_file=args.checkpoint,

@@ -40,6 +40,7 @@ from emanet.deploy.runtime.quantize import (
     spread_images,
 )
 from emanet.utils.errors import DEBUG_HELP, UserError, run_tool
+from emanet.utils.output_paths import check_output_file
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -84,7 +85,8 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, dict]:
     if not args.output_file.lower().endswith('.xml'):
         raise UserError(f'--output-file {args.output_file}: an OpenVINO IR '
                         'ends in .xml')
-    if args.max_drop is not None and args.max_drop < 0:
+    check_output_file(args.output_file, '--output-file')  # and its .bin
+    if args.max_drop is not None and not 0 <= args.max_drop < float('inf'):
         raise UserError(f'--max-drop {args.max_drop}: use 0 or more mIoU '
                         'points')
     if args.num_calib < 1 or (args.num_val is not None and

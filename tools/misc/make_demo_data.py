@@ -20,12 +20,15 @@ import sys
 import time
 from typing import List, Optional
 
+from emanet.apis.utils import positive_int
 from emanet.datasets.demo_data import (
     DEFAULT_ROOT,
     describe_demo_data,
     ensure_demo_data,
     is_demo_data,
 )
+from emanet.utils.errors import run_tool
+from emanet.utils.output_paths import check_output_dir
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -33,8 +36,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         description='Generate the Cityscapes-style demo data set')
     parser.add_argument('--out', default=DEFAULT_ROOT,
                         help=f'output folder (default: {DEFAULT_ROOT})')
-    parser.add_argument('--num-train', type=int, default=60)
-    parser.add_argument('--num-val', type=int, default=12)
+    parser.add_argument('--num-train', type=positive_int, default=60)
+    parser.add_argument('--num-val', type=positive_int, default=12)
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument(
         '--force', action='store_true',
@@ -44,6 +47,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
+    check_output_dir(args.out, '--out')
     if is_demo_data(args.out):
         if not args.force:
             print(f'{describe_demo_data(args.out)} '
@@ -71,4 +75,4 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    sys.exit(run_tool(main))

@@ -13,7 +13,6 @@ Example::
         --cfg-options train_cfg.max_iters=100 --save-path demo_100.py
 """
 import argparse
-import os.path as osp
 import sys
 from typing import List, Optional
 
@@ -23,6 +22,7 @@ import emanet  # noqa: F401  (creates the 'emanet' registry scope)
 from emanet.config import CfgOptionsAction, load_config
 from emanet.utils.atomic_io import atomic_write_text
 from emanet.utils.errors import DEBUG_HELP, UserError, run_tool
+from emanet.utils.output_paths import check_output_file
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -69,13 +69,12 @@ def main(argv: Optional[List[str]] = None) -> Config:
         raise UserError(f'--save-path {args.save_path}: write the config '
                         'to a .py file (the format tools/train.py reads '
                         'back unchanged)')
+    if args.save_path is not None:
+        check_output_file(args.save_path, '--save-path',
+                          folder_must_exist=True)
     cfg = load_config(args.config, args.cfg_options)
     print(f'Config:\n{cfg.pretty_text}')
     if args.save_path is not None:
-        folder = osp.dirname(osp.abspath(args.save_path))
-        if not osp.isdir(folder):
-            raise UserError(f'--save-path {args.save_path}: folder {folder} '
-                            'does not exist')
         atomic_write_text(args.save_path,
                           config_text(cfg, args.config, args.cfg_options))
         print(f'config saved to {args.save_path}')

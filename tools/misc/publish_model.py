@@ -18,6 +18,7 @@ from typing import List, Optional
 
 from emanet.engine.checkpoint.publishing import publish_checkpoint
 from emanet.utils.errors import DEBUG_HELP, run_tool
+from emanet.utils.output_paths import check_output_file
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -34,6 +35,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 def main(argv: Optional[List[str]] = None) -> str:
     """Publish; returns the path written."""
     args = parse_args(argv)
+    # the file written is named <out_file stem>-<sha256[:8]>.pth beside it
+    check_output_file(args.out_file, 'out_file', folder_must_exist=True)
     info = publish_checkpoint(args.in_file, args.out_file)
     dropped = ', '.join(info['dropped']) or 'nothing'
     print(f'dropped: {dropped}')

@@ -12,17 +12,22 @@ is copied or moved (another disk, another machine, a cluster's scratch)
 resumes from its own checkpoint, never from the folder it came from. Files
 that hold an absolute path are still read.
 """
+import os
 import os.path as osp
-from typing import Optional
+import re
+from typing import List, Optional
 
 from mmengine.dist import is_main_process
 from mmengine.logging import print_log
 
 from emanet.engine.work_dir import write_error
 from emanet.utils.atomic_io import atomic_write_text
-from emanet.utils.errors import CheckpointError
+from emanet.utils.errors import CheckpointError, MissingCheckpointError
 
 RECORD = 'last_checkpoint'
+# The training checkpoints CheckpointHook names (best_*.pth lack the
+# optimizer state that resuming needs).
+_TRAINING_CHECKPOINT = re.compile(r'^(iter|epoch)_(\d+)\.pth$')
 #: The message hub's runtime-info key of the last complete checkpoint
 #: (mmengine's CheckpointHook's own key).
 LAST_CKPT = 'last_ckpt'
@@ -90,6 +95,69 @@ def _inside(path: str, folder: str) -> bool:
     return not relative.startswith(osp.pardir)
 
 
+def checkpoint_dir_of(work_dir: str, out_dir: Optional[str]) -> Optional[str]:
+    """Where ``CheckpointHook(out_dir=...)`` writes: ``<out_dir>/<work dir
+    name>``; None for the work dir itself (no ``out_dir``)."""
+    if not out_dir:
+        return None
+    return osp.join(out_dir, osp.basename(work_dir.rstrip(osp.sep)))
+
+
+def training_checkpoints(folder: str) -> List[str]:
+    """The ``iter_<n>.pth`` / ``epoch_<n>.pth`` files of ``folder``,
+    latest first."""
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return []
+    found = [(m.group(1), int(m.group(2)), name) for name in names
+             for m in [_TRAINING_CHECKPOINT.match(name)] if m]
+    return [osp.join(folder, name) for _, _, name in sorted(found,
+                                                            reverse=True)]
+
+
+def checked_checkpoint_to_resume(work_dir: str,
+                                 out_dir: Optional[str] = None
+                                 ) -> Optional[str]:
+    """:func:`read_last_checkpoint`, refused when the file is gone.
+
+    Checked before the Runner is built (``tools/train.py --resume``), so a
+    deleted checkpoint is one line before the environment is logged and
+    before a run folder is made.
+
+    Args:
+        work_dir (str): The run's work dir.
+        out_dir (str, optional): ``CheckpointHook``'s ``out_dir``.
+
+    Returns:
+        str | None: The checkpoint to resume from (it exists, or is a URL),
+        or None without a record.
+
+    Raises:
+        MissingCheckpointError: The record names a file that does not
+            exist; the message names the training checkpoints that do and
+            how to resume from one.
+        CheckpointError: See :func:`read_last_checkpoint`.
+    """
+    checkpoint = read_last_checkpoint(
+        work_dir, checkpoint_dir_of(work_dir, out_dir))
+    if checkpoint is None or '://' in checkpoint or osp.isfile(checkpoint):
+        return checkpoint
+    folder = osp.dirname(checkpoint) or '.'
+    found = training_checkpoints(folder)
+    if found:
+        names = ', '.join(osp.basename(path) for path in found)
+        what = (f'the checkpoints in {folder} are {names}: resume from the '
+                f'latest with --resume {found[0]} (or start anew without '
+                '--resume)')
+    else:
+        what = (f'{folder} holds no other training checkpoint: train from '
+                'the beginning without --resume, or in another --work-dir')
+    raise MissingCheckpointError(
+        f'--resume: {osp.join(work_dir, RECORD)} names {checkpoint}, which '
+        f'does not exist (deleted or moved); {what}')
+
+
 def checkpoint_to_resume(work_dir: str, out_dir: Optional[str],
                          logger) -> Optional[str]:
     """The checkpoint ``--resume`` without a path continues from.
@@ -103,13 +171,9 @@ def checkpoint_to_resume(work_dir: str, out_dir: Optional[str],
         logger: the Runner's logger.
 
     Returns:
-        str | None: see :func:`read_last_checkpoint`.
+        str | None: see :func:`checked_checkpoint_to_resume`.
     """
-    checkpoint_dir = None
-    if out_dir:
-        checkpoint_dir = osp.join(
-            out_dir, osp.basename(work_dir.rstrip(osp.sep)))
-    checkpoint = read_last_checkpoint(work_dir, checkpoint_dir)
+    checkpoint = checked_checkpoint_to_resume(work_dir, out_dir)
     if checkpoint is None:
         logger.info(f'No last_checkpoint in {work_dir}: training starts '
                     'from the beginning.')

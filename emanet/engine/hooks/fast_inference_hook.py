@@ -58,7 +58,10 @@ class FastInferenceHook(Hook):
       until ``after_val_epoch``, where the trained model is put back before
       any other hook (e.g. the best-checkpoint save) sees the model, so the
       weights training continues with are untouched. The copy costs the
-      memory of one model while validating.
+      memory of one model while validating. A stop during validation
+      (``InterruptHook``) puts the trained model back first
+      (:meth:`put_back_trained_model`), so its checkpoint holds the
+      trained weights, not the folded ones.
 
     Args:
         options (dict): keyword arguments of
@@ -104,6 +107,11 @@ class FastInferenceHook(Hook):
         runner.model = self.prepared_copy(runner.model)
 
     def after_val_epoch(self, runner, metrics=None) -> None:
+        self.put_back_trained_model(runner)
+
+    def put_back_trained_model(self, runner) -> None:
+        """Make the model that trains ``runner.model`` again, where the
+        validation's fast-path copy replaces it (nothing otherwise)."""
         if self._trained_model is not None:
             runner.model = self._trained_model
             self._trained_model = None

@@ -10,6 +10,7 @@ from mmengine.hooks import Hook
 from emanet.registry import HOOKS
 
 from .checkpoint_hook import CheckpointHook
+from .fast_inference_hook import FastInferenceHook
 
 
 @HOOKS.register_module()
@@ -96,6 +97,11 @@ class InterruptHook(Hook):
     def _stop(self, runner, signum: int, step: int) -> None:
         name = signal.Signals(signum).name
         saved = ''
+        for hook in runner.hooks:
+            if isinstance(hook, FastInferenceHook):
+                # Stopped during validation: the checkpoint is of the
+                # model that trains, not of the fast path's folded copy.
+                hook.put_back_trained_model(runner)
         ckpt_hook = next((h for h in runner.hooks
                           if isinstance(h, CheckpointHook)), None)
         if self.save_on_interrupt and ckpt_hook is not None:

@@ -7,7 +7,12 @@ from emanet.registry import HOOKS
 
 @HOOKS.register_module()
 class ProgressBarHook(Hook):
-    """A tqdm bar with ETA over the test images (main process only)."""
+    """A tqdm bar with ETA over the test images (main process only).
+
+    ``SegRunner.test`` calls :meth:`close` when testing ends with an
+    error, so that the bar is drawn for the last time before the error's
+    message, not after it when the bar is garbage collected.
+    """
 
     priority = 'VERY_LOW'
 
@@ -28,6 +33,10 @@ class ProgressBarHook(Hook):
             self.bar.update(min(done, self.bar.total - self.bar.n))
 
     def after_test_epoch(self, runner, metrics=None) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Draw the bar a last time and end its line (idempotent)."""
         if self.bar is not None:
-            self.bar.close()
-            self.bar = None
+            bar, self.bar = self.bar, None
+            bar.close()

@@ -4,43 +4,90 @@ Everything goes into a hidden temporary folder beside ``DIR``
 (:class:`emanet.utils.atomic_io.AtomicDir`), renamed to ``DIR`` once the
 page is written: a failed run leaves no half report and keeps an earlier
 one, which the complete new one then replaces.
+
+A report replaces the whole folder, so only a folder that holds nothing
+but an earlier report is replaced. Every report lists its files in its own
+marker file (:data:`MARKER`); a folder whose files are all in its marker's
+list is an earlier report, anything else (a file of the user's, a
+sub-folder, a folder without a marker) is refused in one line.
 """
 import json
 import os
 import os.path as osp
-from typing import Any, Dict
+from typing import Any, Dict, List, Optional, Set
 
 import cv2
 import numpy as np
 
 from emanet.utils.atomic_io import AtomicDir
 from emanet.utils.errors import UserError
+from emanet.utils.output_paths import check_output_dir
 
 from .page import render_page
 
-REPORT_FILES = ('index.html', 'report.json')
+#: The marker file of a report: what wrote it, then its files, one
+#: relative path a line (folders end in ``/``).
+MARKER = '.emanet-report'
+MARKER_HEADER = ('# written by tools/test.py --report; a new report to this '
+                 'folder replaces the files listed below')
+
+
+def _entries(folder: str) -> Set[str]:
+    """Every file and folder under ``folder``, relative, folders with a
+    trailing ``/``."""
+    found = set()
+    for dirpath, dirnames, filenames in os.walk(folder):
+        rel = osp.relpath(dirpath, folder)
+        prefix = '' if rel == '.' else rel.replace(os.sep, '/') + '/'
+        found.update(f'{prefix}{name}/' for name in dirnames)
+        found.update(f'{prefix}{name}' for name in filenames)
+    return found
+
+
+def _listed(folder: str) -> Optional[Set[str]]:
+    """The entries the marker of ``folder`` lists; None without one."""
+    try:
+        with open(osp.join(folder, MARKER), encoding='utf-8') as f:
+            lines = f.read().splitlines()
+    except (OSError, UnicodeDecodeError):
+        return None
+    if not lines or lines[0] != MARKER_HEADER:
+        return None
+    return set(lines[1:]) | {MARKER}
+
+
+def _names(entries: Set[str], limit: int = 3) -> str:
+    shown: List[str] = sorted(entries)[:limit]
+    more = len(entries) - len(shown)
+    return ', '.join(shown) + (f' and {more} more' if more else '')
 
 
 def check_report_dir(path: str) -> None:
     """Refuse a ``--report`` folder that holds something else.
 
-    A missing folder, an empty one or an earlier report (``index.html``
-    and ``report.json``) may be (re)written.
+    A missing folder, an empty one or an earlier report (every file listed
+    in its :data:`MARKER`) may be (re)written.
 
     Raises:
-        UserError: ``path`` is a file, or a folder with other content.
+        UserError: ``path`` is a file, cannot be written, or is a folder
+            with other content (files of the user's beside an earlier
+            report too).
     """
-    if not osp.lexists(path):
+    check_output_dir(path, '--report')
+    if not osp.isdir(path) or not os.listdir(path):
         return
-    if not osp.isdir(path):
-        raise UserError(f'--report {path} is a file; give a folder for '
-                        'the report')
-    names = set(os.listdir(path))
-    if names and not set(REPORT_FILES) <= names:
+    listed = _listed(path)
+    if listed is None:
         raise UserError(
-            f'--report {path} is a folder holding other files (no '
-            'index.html and report.json of an earlier report): give a new '
+            f'--report {path} is a folder holding other files (not an '
+            f'earlier report: no {MARKER} listing its files); give a new '
             'or empty folder')
+    others = _entries(path) - listed
+    if others:
+        raise UserError(
+            f'--report {path} holds an earlier report and other files '
+            f'({_names(others)}); a new report replaces the whole folder, '
+            'so move them out or give another folder')
 
 
 class ReportFolder:
@@ -91,6 +138,11 @@ class ReportFolder:
             with open(osp.join(tmp, 'index.html'), 'w',
                       encoding='utf-8') as f:
                 f.write(render_page(report))
+            entries = sorted(_entries(tmp) | {MARKER})
+            with open(osp.join(tmp, MARKER), 'w', encoding='utf-8') as f:
+                f.write('\n'.join([MARKER_HEADER, *entries]) + '\n')
+            # files the user put into the folder during the run
+            check_report_dir(self.out_dir)
         except BaseException:
             self._writer.discard()
             raise

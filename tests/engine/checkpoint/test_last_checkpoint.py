@@ -9,13 +9,19 @@ from mmengine.hooks import Hook
 from mmengine.logging import MessageHub, MMLogger
 
 from emanet.engine.checkpoint.last_checkpoint import (
+    checked_checkpoint_to_resume,
     checkpoint_to_resume,
     last_saved_checkpoint,
     read_last_checkpoint,
     record_checkpoint,
+    training_checkpoints,
     write_last_checkpoint,
 )
-from emanet.utils.errors import CheckpointError, WorkDirError
+from emanet.utils.errors import (
+    CheckpointError,
+    MissingCheckpointError,
+    WorkDirError,
+)
 
 
 def test_record_is_relative_inside_the_work_dir(tmp_path):
@@ -61,6 +67,8 @@ def test_checkpoint_to_resume_says_which(tmp_path, capsys):
     assert 'training starts from the beginning' in capsys.readouterr().out
     out_dir = tmp_path / 'ckpts'
     elsewhere = out_dir / tmp_path.name / 'iter_4.pth'
+    elsewhere.parent.mkdir(parents=True)
+    elsewhere.write_bytes(b'')
     (tmp_path / 'last_checkpoint').write_text(str(elsewhere))
     assert checkpoint_to_resume(str(tmp_path), str(out_dir), logger) == \
         str(elsewhere)
@@ -139,3 +147,32 @@ def test_resume_logs_no_warning(tmp_path, capsys):
     out = capsys.readouterr().out
     assert 'Resumed at iteration 4' in out
     assert 'WARNING' not in out
+
+
+def test_deleted_checkpoint_of_the_record_names_those_that_exist(tmp_path):
+    work = tmp_path / 'work'
+    work.mkdir()
+    write_last_checkpoint(str(work), str(work / 'iter_4.pth'))
+    for name in ('iter_2.pth', 'iter_10.pth', 'best_mIoU_iter_2.pth',
+                 'notes.txt'):
+        (work / name).write_bytes(b'')
+    assert training_checkpoints(str(work)) == [
+        str(work / 'iter_10.pth'), str(work / 'iter_2.pth')]
+    with pytest.raises(MissingCheckpointError) as err:
+        checked_checkpoint_to_resume(str(work))
+    assert str(err.value) == (
+        f'--resume: {work}/last_checkpoint names {work}/iter_4.pth, which '
+        f'does not exist (deleted or moved); the checkpoints in {work} are '
+        'iter_10.pth, iter_2.pth: resume from the latest with --resume '
+        f'{work}/iter_10.pth (or start anew without --resume)')
+    # the Runner's own reading refuses it the same way, before its log line
+    with pytest.raises(MissingCheckpointError, match='iter_4.pth, which'):
+        checkpoint_to_resume(str(work), None, None)
+    for name in ('iter_2.pth', 'iter_10.pth'):
+        (work / name).unlink()
+    with pytest.raises(MissingCheckpointError,
+                       match='holds no other training checkpoint: train '
+                       'from the beginning without --resume'):
+        checked_checkpoint_to_resume(str(work))
+    (work / 'iter_4.pth').write_bytes(b'')
+    assert checked_checkpoint_to_resume(str(work)) == str(work / 'iter_4.pth')

@@ -9,14 +9,18 @@ import time
 from types import SimpleNamespace
 
 import pytest
+import torch
 from engine_toy import make_runner
+from mmengine.config import Config
 from mmengine.hooks import Hook
 from mmengine.logging import MMLogger
+from tiny_demo import write_tiny_config
 from tool_loader import REPO
 
 from emanet.engine.checkpoint.last_checkpoint import read_last_checkpoint
 from emanet.engine.checkpoint.loading import load_checkpoint_file
 from emanet.engine.hooks import InterruptHook
+from emanet.engine.runner import SegRunner
 
 # The training script run in a subprocess imports engine_toy from here.
 TESTS_DIR = os.path.join(REPO, 'tests')
@@ -109,3 +113,44 @@ def test_sigterm_exits_promptly(tmp_path, save):
     else:
         assert not [n for n in names if n.endswith('.pth')]
         assert 'last_checkpoint' not in names
+
+
+class _SignalDuringValidation(Hook):
+
+    priority = 'NORMAL'  # before InterruptHook (LOWEST) at the same step
+
+    def before_train(self, runner):
+        self.trained = runner.model
+
+    def after_val_iter(self, runner, batch_idx, data_batch=None,
+                       outputs=None):
+        self.validated = runner.model
+        os.kill(os.getpid(), signal.SIGINT)
+
+
+def test_stop_during_fast_validation_saves_the_trained_model(
+        tmp_path, demo_data_root):
+    """fast_inference validates a copy with BatchNorm folded; Ctrl-C while
+    it runs saves the trained weights, which a strict resume takes."""
+    config = write_tiny_config(tmp_path / 'tiny.py', demo_data_root,
+                               'default_hooks = dict(visualization=dict('
+                               'draw=False))\n')
+    cfg = Config.fromfile(config)
+    cfg.work_dir = str(tmp_path / 'work')
+    cfg.fast_inference = {}
+    cfg.custom_hooks = [dict(type='InterruptHook', save_on_interrupt=True)]
+    runner = SegRunner.from_cfg(cfg)
+    spy = _SignalDuringValidation()
+    runner.register_hook(spy)
+    with pytest.raises(KeyboardInterrupt):
+        runner.train()
+    assert spy.validated is not spy.trained  # the fast-path copy validated
+    assert runner.model is spy.trained  # and the trained model is back
+    saved = load_checkpoint_file(_last_checkpoint(cfg.work_dir))
+    assert saved['meta']['iter'] == 2
+    trained = spy.trained.state_dict()
+    assert saved['state_dict'].keys() == trained.keys()
+    assert any(key.startswith('backbone.') and key.endswith('running_var')
+               for key in saved['state_dict'])  # BatchNorm, not folded
+    for key, value in trained.items():
+        assert torch.equal(saved['state_dict'][key], value), key
