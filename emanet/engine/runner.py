@@ -8,7 +8,7 @@ import os.path as osp
 from typing import Any, Dict, List, Optional
 
 import torch.nn as nn
-from mmengine.dist import broadcast_object_list, is_distributed, master_only
+from mmengine.dist import is_distributed, master_only
 from mmengine.evaluator import Evaluator
 from mmengine.runner import Runner
 
@@ -27,11 +27,7 @@ from .hooks import (
 )
 from .hooks.fast_inference_hook import check_fast_inference_options
 from .loops import train_loop_cfg
-from .work_dir import check_work_dir, claim_log_dir
-
-# How a user loads partial weights on purpose (named in the refusal).
-PARTIAL_HINT = ('set allow_partial_weights=True in the config '
-                '(tools/train.py and tools/test.py: --allow-partial-weights)')
+from .work_dir import check_work_dir, shared_log_dir_name
 
 
 @RUNNERS.register_module()
@@ -39,27 +35,15 @@ class SegRunner(Runner):
     """``Runner`` that the toolbox's configs select (``runner_type``).
 
     mmengine's ``Runner`` plus the guarantees of the README, each a short
-    delegation:
-
-    - checkpoints (:mod:`emanet.engine.checkpoint`) are read safely and
-      must fit the model (every key unless ``allow_partial_weights``, never
-      NaN/Inf); they are saved only when finite, with every rank's random
-      state, atomically; a resumed run repeats an uninterrupted one and
-      runs a final validation it missed; ``--resume`` alone follows
-      ``last_checkpoint`` relative to the work dir;
-    - the hooks the guarantees rest on (:mod:`.hooks.guarantees`) are added
-      with their defaults, one log line naming them, when the config's
-      ``custom_hooks`` lacks them;
-    - without CUDA, distributed runs use ``gloo`` and DDP on CPU, SyncBN
-      becomes BN (one log line; in one process too), and the environment
-      header names ``gloo``, the CPU and the processes
-      (:mod:`.environment`);
-    - every run has a log folder ``<work_dir>/<timestamp>/`` of its own,
-      even when several start in the same second (``<timestamp>_1``, ...);
-      test and validation runs dump their config there: only training writes
-      ``<work_dir>/<config name>.py``;
-    - results of several processes gather in the log folder (removed once
-      read), not in ``.dist_test`` of the current directory.
+    delegation: checkpoints read safely, fitting the model and finite,
+    saved atomically with every rank's random state, resumed exactly
+    (:mod:`emanet.engine.checkpoint`); the hooks the guarantees rest on
+    added when ``custom_hooks`` lacks them (:mod:`.hooks.guarantees`);
+    ``gloo``, DDP on CPU and BN for SyncBN without CUDA, said so in the
+    environment header (:mod:`.environment`); a log folder
+    ``<work_dir>/<timestamp>/`` of each run's own, which also gets the
+    config of test and validation runs and the gathered results of
+    several processes (only training dumps ``<work_dir>/<config>.py``).
 
     Args:
         model, work_dir, **kwargs: mmengine's ``Runner`` arguments, by
@@ -127,14 +111,11 @@ class SegRunner(Runner):
         if self.launcher in ('pytorch', 'slurm') and not is_distributed():
             init_process_group(self.launcher, env_cfg.get('dist_cfg', {}))
         super().setup_env(env_cfg)
-        # mmengine names the log folder, the log file and the experiment
-        # after the timestamp rank 0 broadcast here, with no public way to
-        # set it: rank 0 claims a folder no other run has and every rank
-        # takes its name.
-        name = [claim_log_dir(self._work_dir, self._timestamp)
-                if self.rank == 0 else None]
-        broadcast_object_list(name)
-        self._timestamp = name[0]
+        # mmengine names the log folder, log file and experiment after the
+        # timestamp it just set, with no public setter: every rank takes
+        # the folder rank 0 claimed.
+        self._timestamp = shared_log_dir_name(self._work_dir,
+                                              self._timestamp, self.rank)
 
     def set_randomness(self, seed, diff_rank_seed: bool = False,
                        deterministic: bool = False) -> None:
@@ -174,7 +155,7 @@ class SegRunner(Runner):
         loading.load_weights(
             unwrap_segmentor(self.model)[0], checkpoint, filename,
             strict=strict or self._resuming or not self.allow_partial_weights,
-            partial_hint='' if self._resuming else PARTIAL_HINT,
+            partial_hint='' if self._resuming else loading.PARTIAL_HINT,
             revise_keys=[(r'^module.', '')] if revise_keys is None
             else revise_keys)
         self._has_loaded = True
@@ -250,9 +231,9 @@ class SegRunner(Runner):
         try:
             return super().test()
         finally:
-            bar = self._hook(ProgressBarHook)
-            if bar is not None:
-                bar.close()
+            for bar in self.hooks:
+                if isinstance(bar, ProgressBarHook):
+                    bar.close()
 
     # Hooks ------------------------------------------------------------------
     def register_hooks(self,

@@ -56,6 +56,15 @@ def claim_log_dir(work_dir: str, timestamp: str) -> str:
             name = f'{timestamp}_{count}'
 
 
+def shared_log_dir_name(work_dir: str, timestamp: str, rank: int) -> str:
+    """The log folder name every rank of one run takes: the one rank 0
+    claims (:func:`claim_log_dir`), broadcast to the others."""
+    from mmengine.dist import broadcast_object_list
+    name = [claim_log_dir(work_dir, timestamp) if rank == 0 else None]
+    broadcast_object_list(name)
+    return name[0]
+
+
 def write_error(path: str, err: OSError,
                 previous: Optional[str]) -> WorkDirError:
     """The one-line error for a checkpoint (or its bookkeeping) not written.

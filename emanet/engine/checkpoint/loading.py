@@ -27,6 +27,11 @@ from .fitting import check_state_dict_fits
 MapLocation = Union[str, torch.device, Callable, None]
 
 
+#: How a user loads partial weights on purpose (named in a refusal).
+PARTIAL_HINT = ('set allow_partial_weights=True in the config '
+                '(tools/train.py and tools/test.py: --allow-partial-weights)')
+
+
 def _history_buffer_getattr(obj: Any, name: str) -> Any:
     """``getattr`` limited to what pickled ``HistoryBuffer``s reference.
 
