@@ -164,5 +164,6 @@ def test_no_progress_line_after_the_error(tmp_path_factory, demo_data_root,
     assert len(errors) == 1, lines[-3:]  # a line of its own
     error = errors[0]
     assert images[-1] in lines[error]
+    assert error == len(lines) - 1  # one line, OpenCV's newline included
     bars = [i for i, line in enumerate(lines) if line.startswith('test:')]
     assert bars and max(bars) < error  # drawn, but never after the error
