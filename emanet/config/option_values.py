@@ -9,16 +9,13 @@ pieces of the text, a config that runs silently wrong.
 :func:`parse_option_value` reads a value as a Python literal, with
 ``dict(key=value, ...)`` as a dict and bare words as strings (mmengine's
 ``true``, ``false``, ``inf`` included), so every form mmengine reads gives
-the same value, and dicts give dicts. What it cannot read falls back to
-mmengine's reading where that reads every character as mmengine means it
-(paths like ``data/cityscapes/``); a value with quotes, braces or
-``dict(`` it cannot read is refused in one line naming the key, never
-turned into another value.
+the same value, and dicts give dicts. What it cannot read is read as
+mmengine reads it (paths like ``data/cityscapes/``, lists of words); a
+value with quotes, braces or ``dict(`` it cannot read is refused in one
+line naming the key, never turned into another value.
 """
 import ast
 from typing import Any
-
-from mmengine.config import DictAction
 
 from emanet.utils.errors import ConfigError
 
@@ -28,9 +25,56 @@ class _Unreadable(ValueError):
 
 
 def _word(name: str) -> Any:
-    """A bare word as mmengine reads it: ``true`` -> True, ``inf`` ->
-    float, anything else the string itself."""
-    return DictAction._parse_int_float_bool(name)
+    """A bare word as mmengine reads it: numbers, ``true``/``false`` (any
+    case), ``None``; anything else the string itself."""
+    for kind in (int, float):
+        try:
+            return kind(name)
+        except ValueError:
+            pass
+    if name.lower() in ('true', 'false'):
+        return name.lower() == 'true'
+    return None if name == 'None' else name
+
+
+def _top_level_comma(text: str) -> int:
+    """Index of the first comma outside brackets (``len(text)`` if none).
+
+    Raises:
+        ValueError: the brackets do not balance.
+    """
+    depth = 0
+    for index, char in enumerate(text):
+        depth += (char in '([') - (char in ')]')
+        if depth < 0:
+            break
+        if char == ',' and depth == 0:
+            return index
+    if depth != 0:
+        raise ValueError(f'unbalanced brackets in {text!r}')
+    return len(text)
+
+
+def _words(text: str) -> Any:
+    """What is no literal, read as mmengine reads it: words, ``[a,b]``
+    lists and ``(a,b)`` tuples, nested; ``a,b`` is a list.
+
+    Raises:
+        ValueError: the brackets do not balance.
+    """
+    text = text.strip('\'"').replace(' ', '')
+    is_tuple = text.startswith('(') and text.endswith(')')
+    if is_tuple or (text.startswith('[') and text.endswith(']')):
+        text = text[1:-1]
+    elif ',' not in text:
+        _top_level_comma(text)  # brackets that do not balance
+        return _word(text)
+    values = []
+    while text:
+        comma = _top_level_comma(text)
+        values.append(_words(text[:comma]))
+        text = text[comma + 1:]
+    return tuple(values) if is_tuple else values
 
 
 def _literal(node: ast.AST) -> Any:
@@ -107,8 +151,8 @@ def parse_option_value(key: str, text: str) -> Any:
             "dicts as Python literals, e.g. key=[dict(type='X', a=1)] or "
             "key=[{'type': 'X', 'a': 1}], quoted for the shell")
     try:
-        return DictAction._parse_iterable(text)
-    except (AssertionError, RecursionError, ValueError) as err:
+        return _words(text)
+    except (RecursionError, ValueError) as err:
         raise ConfigError(
             f'--cfg-options {key}={text}: unbalanced brackets; write '
             'lists as [a,b] and tuples as (a,b)') from err

@@ -16,7 +16,7 @@ HOOK = [{'type': 'EarlyStoppingHook', 'monitor': 'mIoU'}]
     '0.02', '800', '-1', '1e-4', 'inf', 'True', 'true', 'None', 'none',
     'SGD', 'a.b', 'data/cityscapes/', '', '1,2', '[1,2]', '[a, b]',
     '(64,128)', '"(64,128)"', "'a,b'", '[(1,2),(3,4)]', '[-1,2]', '[a-b]',
-    '()', '[]', 'x=y',
+    '()', '[]', 'x=y', 'a,b/c', '[a/b,c]', '(x/1,[y/2,3])', 'x,', '(a/b)',
 ])
 def test_mmengines_forms_give_mmengines_values(text):
     ours = parse_option_value('k', text)
