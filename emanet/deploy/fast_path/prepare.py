@@ -11,6 +11,7 @@ and removes the BatchNorm entries from the state dict.
 import contextlib
 import functools
 import inspect
+import weakref
 from typing import Any, Optional, Union
 
 import torch
@@ -25,6 +26,9 @@ from .conv_fusion import fuse_conv_relu, fusion_available
 from .conv_split import split_wide_convs
 from .winograd import MIN_CHANNELS, winograd_convs
 
+# The models prepared in this process: preparing one twice would fold its
+# BatchNorm a second time.
+_PREPARED: 'weakref.WeakSet[nn.Module]' = weakref.WeakSet()
 
 def _first_conv_in_channels(model: nn.Module) -> int:
     for module in model.modules():
@@ -136,7 +140,7 @@ def prepare_for_inference(model: nn.Module,
     Returns:
         nn.Module: the same ``model`` object.
     """
-    if getattr(model, '_prepared_for_inference', False):
+    if model in _PREPARED:
         raise RuntimeError('prepare_for_inference was already applied to '
                            'this model: call it once, on a freshly loaded '
                            'model')
@@ -174,7 +178,7 @@ def prepare_for_inference(model: nn.Module,
             return plain_forward(*args, **kwargs)
 
     model.forward = forward
-    model._prepared_for_inference = True
+    _PREPARED.add(model)
     return model
 
 
