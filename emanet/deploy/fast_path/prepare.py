@@ -30,6 +30,7 @@ from .winograd import MIN_CHANNELS, winograd_convs
 # BatchNorm a second time.
 _PREPARED: 'weakref.WeakSet[nn.Module]' = weakref.WeakSet()
 
+
 def _first_conv_in_channels(model: nn.Module) -> int:
     for module in model.modules():
         if isinstance(module, _ConvNd):
