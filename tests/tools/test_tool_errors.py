@@ -61,6 +61,9 @@ TOOLS = {
     'tools/analysis_tools/benchmark.py': Row(
         'CONFIG MODEL', ['MODEL=MISSING.pth', 'MODEL=MISSING.onnx'],
         device=True),
+    'tools/analysis_tools/benchmark_inferencer.py': Row(
+        'CONFIG MODEL --work-dir TMP/bench', ['MODEL=MISSING.pth'],
+        device=True),
     'tools/analysis_tools/benchmark_backends.py': Row(
         'CONFIG', 'times random weights', device='CPU paths only'),
     'tools/analysis_tools/benchmark_train.py': Row(
@@ -85,6 +88,9 @@ TOOLS = {
     'tools/misc/make_demo_data.py': Row(
         '--out TMP/demo', 'writes a data set only', config=NO_INPUTS,
         typo=NO_INPUTS, device=NO_INPUTS),
+    'tools/misc/list_models.py': Row(
+        '', 'lists the metafiles\' names', config=NO_INPUTS, typo=NO_INPUTS,
+        device=NO_INPUTS),
     'tools/misc/print_config.py': Row('CONFIG', 'prints the config only'),
     'tools/misc/publish_model.py': Row(
         'MODEL TMP/out.pth', ['MODEL=MISSING.pth'],
