@@ -32,10 +32,13 @@ from .inference import inference_pipeline, init_model
 from .inputs import Source, SourceDataset, list_sources, read_image
 from .model_zoo import fetch_weights, find_model
 from .output_check import check_out_dir
-from .outputs import OutputFiles, prediction_arrays
-from .utils import opacity_type
-
-DATASET_NAMES = ('cityscapes', 'CityscapesDataset')
+from .outputs import (
+    OutputFiles,
+    call_result,
+    draw_overlay,
+    overlay_visualizer,
+    prediction_arrays,
+)
 
 
 class MMSegInferencer(BaseInferencer):
@@ -108,22 +111,9 @@ class MMSegInferencer(BaseInferencer):
         return pseudo_collate
 
     def _init_visualizer(self, cfg: Config):
-        from emanet.visualization import SegLocalVisualizer
-        meta = dict(self.model.dataset_meta or {})
-        classes, palette, dataset_name = self.meta_overrides
-        if dataset_name is not None:
-            if dataset_name not in DATASET_NAMES:
-                raise UserError(f'dataset_name {dataset_name!r}: use one of '
-                                f'{", ".join(DATASET_NAMES)}')
-            from emanet.visualization.local_visualizer import (
-                default_dataset_meta,
-            )
-            meta = default_dataset_meta()
-        meta.update({k: v for k, v in (('classes', classes),
-                                       ('palette', palette)) if v})
-        return SegLocalVisualizer(name=f'inferencer_{id(self)}',
-                                  classes=meta.get('classes'),
-                                  palette=meta.get('palette'))
+        return overlay_visualizer(self.model.dataset_meta,
+                                  *self.meta_overrides,
+                                  name=f'inferencer_{id(self)}')
 
     def __call__(self,
                  inputs: Any,
@@ -182,7 +172,8 @@ class MMSegInferencer(BaseInferencer):
         """
         if not (isinstance(batch_size, int) and batch_size >= 1):
             raise UserError(f'batch_size {batch_size!r}: use 1 or more')
-        opacity_type(str(opacity))
+        if not 0 < opacity <= 1:
+            raise UserError(f'opacity {opacity} is outside (0, 1]')
         prob_format = 'npz' if save_probs is True else save_probs
         if prob_format and getattr(self.model, 'output', None) == 'label':
             raise UserError(f'{self.model.model_file} outputs labels only, '
@@ -200,8 +191,8 @@ class MMSegInferencer(BaseInferencer):
         sources = list_sources(inputs)
         skipped = [s for s in sources if skip_existing and files is not None
                    and files.done(s.name)]
-        todo = [s for s in sources if s not in skipped] if skipped \
-            else sources
+        done = {s.name for s in skipped}
+        todo = [s for s in sources if s.name not in done]
         if skipped:
             print_log(f'{len(skipped)} of {len(sources)} images already '
                       f'written under {out_dir}: skipped', logger='current')
@@ -225,8 +216,9 @@ class MMSegInferencer(BaseInferencer):
                       f'{", ".join(bad)}', logger='current')
         if return_datasamples:
             return kept[0] if len(kept) == 1 else kept
-        return _result(kept, drawings if return_vis else None,
-                       bad_images=bad, skipped=[s.path for s in skipped])
+        return call_result(kept, drawings if return_vis else None,
+                           bad_images=bad,
+                           skipped=[s.path for s in skipped])
 
     def _stream(self, sources: List[Source], batch_size: int,
                 num_workers: Optional[int], bad: List[str], skip_bad: bool,
@@ -259,16 +251,8 @@ class MMSegInferencer(BaseInferencer):
     def _draw(self, name: str, image: np.ndarray, sample, show: bool,
               wait_time: float, opacity: float,
               with_labels: bool) -> np.ndarray:
-        """The overlay ``[H, W, 3]`` RGB of one BGR image (shown if
-        asked)."""
-        from emanet.visualization.display import show_image
-        self.visualizer.alpha = opacity
-        drawn = self.visualizer.draw_sem_seg(
-            np.ascontiguousarray(image[..., ::-1]), sample.pred_sem_seg,
-            with_labels)
-        if show:
-            show_image(name, drawn, wait_time)
-        return drawn
+        return draw_overlay(self.visualizer, name, image, sample, show,
+                            wait_time, opacity, with_labels)
 
     def visualize(self, inputs: list, preds: list, return_vis: bool = False,
                   show: bool = False, wait_time: float = 0,
@@ -300,18 +284,5 @@ class MMSegInferencer(BaseInferencer):
             files = OutputFiles(pred_out_dir, None, None)
             for i, pred in enumerate(preds):
                 files.write(f'{i:08d}', pred)
-        return _result(prediction_arrays(preds), visualization)
+        return call_result(prediction_arrays(preds), visualization)
 
-
-def _result(predictions: List[np.ndarray],
-            visualization: Optional[List[np.ndarray]],
-            **extra) -> dict:
-    """The call's result: mmsegmentation's keys (a single image's arrays
-    unwrapped), then ``extra``."""
-    result = dict(predictions=predictions,
-                  visualization=visualization or [], **extra)
-    if len(predictions) == 1:
-        result['predictions'] = predictions[0]
-        if visualization:
-            result['visualization'] = visualization[0]
-    return result

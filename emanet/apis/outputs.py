@@ -9,7 +9,7 @@ re-run can skip it.
 """
 import os
 import os.path as osp
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
@@ -108,3 +108,58 @@ def prediction_arrays(samples: List[SegDataSample]) -> List[np.ndarray]:
     """The label maps ``[H, W]`` of predictions, as mmsegmentation's
     inferencer returns them."""
     return [s.pred_sem_seg.data[0].cpu().numpy() for s in samples]
+
+
+def call_result(predictions: List[np.ndarray],
+                visualization: Optional[List[np.ndarray]],
+                **extra) -> dict:
+    """The inferencer's result: mmsegmentation's keys ``predictions`` and
+    ``visualization`` (one image's arrays unwrapped), then ``extra``."""
+    result = dict(predictions=predictions,
+                  visualization=visualization or [], **extra)
+    if len(predictions) == 1:
+        result['predictions'] = predictions[0]
+        if visualization:
+            result['visualization'] = visualization[0]
+    return result
+
+
+# what ``dataset_name`` may say (mmsegmentation's names of Cityscapes)
+DATASET_NAMES = ('cityscapes', 'CityscapesDataset')
+
+
+def overlay_visualizer(model_meta: Optional[dict],
+                       classes: Optional[Sequence[str]] = None,
+                       palette: Optional[Sequence[Sequence[int]]] = None,
+                       dataset_name: Optional[str] = None,
+                       name: str = 'inferencer'):
+    """A :class:`SegLocalVisualizer` with the model's classes and palette,
+    or a data set's (``dataset_name``), ``classes`` and ``palette`` going
+    first."""
+    from emanet.visualization import SegLocalVisualizer
+    from emanet.visualization.local_visualizer import default_dataset_meta
+    meta = dict(model_meta or {})
+    if dataset_name is not None:
+        if dataset_name not in DATASET_NAMES:
+            raise UserError(f'dataset_name {dataset_name!r}: use one of '
+                            f'{", ".join(DATASET_NAMES)}')
+        meta = default_dataset_meta()
+    meta.update({k: v for k, v in (('classes', classes),
+                                   ('palette', palette)) if v})
+    return SegLocalVisualizer(name=name, classes=meta.get('classes'),
+                              palette=meta.get('palette'))
+
+
+def draw_overlay(visualizer, name: str, image: np.ndarray,
+                 sample: SegDataSample, show: bool = False,
+                 wait_time: float = 0, opacity: float = 0.8,
+                 with_labels: bool = True) -> np.ndarray:
+    """The overlay ``[H, W, 3]`` RGB of a BGR image and its prediction,
+    shown in a window named ``name`` if asked (where a display exists)."""
+    from emanet.visualization.display import show_image
+    visualizer.alpha = opacity
+    drawn = visualizer.draw_sem_seg(np.ascontiguousarray(image[..., ::-1]),
+                                    sample.pred_sem_seg, with_labels)
+    if show:
+        show_image(name, drawn, wait_time)
+    return drawn

@@ -141,9 +141,10 @@ def child_run(kind: str, config: str, model: str, root: str,
 
 
 def measure(args: argparse.Namespace, kind: str, model: str, root: str,
-            name: str, batch_size: int = 1) -> Dict[str, float]:
-    """:func:`child_run` in a new process."""
-    out_dir = osp.join(args.work_dir, 'out', name)
+            key: str, name: str, batch_size: int = 1) -> Dict[str, float]:
+    """:func:`child_run` in a new process, its outputs in
+    ``<work_dir>/out/<key>``."""
+    out_dir = osp.join(args.work_dir, 'out', key)
     cmd = [sys.executable, osp.abspath(__file__), args.config, model,
            '--child', kind, root, out_dir, str(batch_size),
            str(args.num_workers), args.device or '']
@@ -200,23 +201,22 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, dict]:
         print(f'generating {most} demo-size images in {source}', flush=True)
         generate_demo_data(source, num_train=0, num_val=most)
     speed_root = image_folder(args.work_dir, args.num_images, source)
-    results = {}
-    results['test.py'] = measure(args, 'test', args.checkpoint, speed_root,
-                                 'tools/test.py --out')
-    for batch in sorted({1, args.batch_size}):
-        results[f'inferencer_b{batch}'] = measure(
-            args, 'inferencer', args.checkpoint, speed_root,
-            f'inferencer batch {batch}', batch)
-    for num in args.rss_images:
-        results[f'rss_{num}'] = measure(
-            args, 'inferencer', args.checkpoint,
-            image_folder(args.work_dir, num, source),
-            f'inferencer {num} images', args.batch_size)
+    runs = [('test.py', 'test', args.checkpoint, speed_root,
+             'tools/test.py --out', 1)]
+    runs += [(f'inferencer_b{batch}', 'inferencer', args.checkpoint,
+              speed_root, f'inferencer batch {batch}', batch)
+             for batch in sorted({1, args.batch_size})]
+    runs += [(f'rss_{num}', 'inferencer', args.checkpoint,
+              image_folder(args.work_dir, num, source),
+              f'inferencer {num} images', args.batch_size)
+             for num in args.rss_images]
     if args.export:
-        for output in ('logits', 'label'):
-            results[f'export_{output}'] = measure(
-                args, 'inferencer', export(args, cfg, output), speed_root,
-                f'inferencer --output {output}', args.batch_size)
+        runs += [(f'export_{output}', 'inferencer',
+                  export(args, cfg, output), speed_root,
+                  f'inferencer --output {output}', args.batch_size)
+                 for output in ('logits', 'label')]
+    results = {key: measure(args, kind, model, root, key, name, batch)
+               for key, kind, model, root, name, batch in runs}
     summarize(results, args)
     return results
 
