@@ -53,7 +53,7 @@ def test_folder_writes_files_named_after_sources(inferencer, val_dir,
                                                  tmp_path):
     out = str(tmp_path / 'out')
     result = inferencer(val_dir, out_dir=out, batch_size=4,
-                        save_probs=True, num_workers=1,
+                        save_probs=True, num_workers=0,
                         return_predictions=False)
     assert result['predictions'] == [] and result['bad_images'] == []
     sources = _names(val_dir, '.png')

@@ -108,7 +108,9 @@ def test_folder_and_glob_write_outputs_named_after_sources(
         assert sorted(osp.relpath(p, osp.join(out, kind))[:-4] + '.png'
                       for p in glob.glob(osp.join(out, kind, '*', '*' +
                                                   suffix))) == names
+    # 4 images a batch: no data loader workers forked in the test process
     again = tool.main([osp.join(val, '*', '*.png'), config, ckpt,
-                       '--out-dir', out, '--skip-existing', '--save-probs'])
+                       '--out-dir', out, '--skip-existing', '--save-probs',
+                       '--batch-size', '4'])
     assert len(again['skipped']) == 2
     assert '2 images skipped' in capsys.readouterr().out
