@@ -13,7 +13,8 @@ part of an ``&&`` chain. Each command either
 
 A command that is neither skipped nor runnable (a placeholder such as
 ``CKPT`` or an ``[--option]`` left after the substitutions) fails, so the
-tables follow the README.
+tables follow the README. A ```python block right after a ``<!-- runs
+-->`` line is one command too: the substituted code runs as a script.
 
 A ```python block right after ``<!-- file: PATH -->`` is a file the
 README asks the reader to write (a leaf config): it is written at ``PATH``
@@ -81,6 +82,8 @@ SUBSTITUTIONS: List[Tuple[str, str, str]] = [
     ('train_cfg.max_iters=800', f'train_cfg.max_iters={2 * TINY_ITERS}',
      'resumed at 2, trains 2 more iterations'),
     ('IMAGE.png', '{image}', 'a val image of the generated data'),
+    ('data/cityscapes_demo/leftImg8bit/val', 'data/cityscapes/leftImg8bit/'
+     'val', 'the val images of the stand-in data'),
     ('dashcam.mp4', '{video}', 'a 4-frame 64x128 video of the generated '
      'images'),
     ('--output-height 256', '--output-height 64', 'smaller frames'),
@@ -155,6 +158,16 @@ EXPECTED: List[Tuple[str, List[str], List[str]]] = [
     (r'--out submission --format-only', [], ['submission/**/*.png']),
     (r'^python demo/image_demo\.py .*--out-file result\.png', [],
      ['result.png']),
+    (r'^python demo/image_demo\.py .*--out-dir outputs', [],
+     ['outputs/pred/*/*.png', 'outputs/vis/*/*.png',
+      'outputs/prob/*/*.npz']),
+    (r'--out-probs probs\b', [], ['probs/*.npz']),
+    (r'MMSegInferencer\(', [],
+     ['outputs/pred/*/*.png', 'outputs/prob/*/*.npz']),
+    (r'^python tools/misc/list_models\.py', [
+        r'^emanet_r50-d8_4xb2-80k_cityscapes-512x1024$'], []),
+    (r'^python tools/deployment/pytorch2onnx\.py .*--output label',
+     [r'label output'], ['demo_label.onnx']),
     (r'^python tools/analysis_tools/get_flops\.py', [r'^FLOPs: ',
                                                      r'^Params: '], []),
     (r'^python tools/analysis_tools/analyze_logs\.py .*--out curves\.png',
@@ -200,10 +213,14 @@ class Command:
     section: str  # the heading above the block
     text: str  # continuations joined, comments dropped
     main: bool = False  # in the main-command block
+    python: bool = False  # a ```python block that runs as a script
 
     @property
     def id(self) -> str:
         slug = re.sub(r'\W+', '-', self.section.lower()).strip('-')
+        if self.python:
+            return f'{slug}-{self.index}-python'
+
         words = [w for w in self.text.split() if '=' not in w or '/' in w]
         script = next((osp.basename(w) for w in words
                        if w.endswith(('.py', '.sh'))), words[0])
@@ -250,6 +267,14 @@ def readme_commands(path: str = README) -> List[Command]:
         line = lines[i]
         if re.match(r'#{1,6} ', line):
             section = line.lstrip('#').strip()
+        elif line.strip() == '<!-- runs -->' and i + 1 < len(lines) and \
+                lines[i + 1].strip() == '```python':
+            block, i = block + 1, i + 2
+            start = i
+            while i < len(lines) and lines[i].strip() != '```':
+                i += 1
+            commands.append(Command(block, 0, section,
+                                    '\n'.join(lines[start:i]), python=True))
         elif line.strip() == '<!-- main-command -->':
             main = True
         elif line.strip() == '<!-- /main-command -->':
@@ -321,17 +346,24 @@ def skip_reason(text: str) -> Optional[str]:
     return None
 
 
-def substitute(text: str, files: Dict[str, str]) -> str:
-    """The command as it runs here (``SUBSTITUTIONS``, brackets removed)."""
+def substitute(text: str, files: Dict[str, str],
+               python: bool = False) -> str:
+    """The command as it runs here (``SUBSTITUTIONS``, brackets removed;
+    Python code only substituted)."""
     for old, new, _ in SUBSTITUTIONS:
         text = text.replace(old, new)
     for name, path in files.items():
         text = text.replace('{' + name + '}', path)
+    if python:
+        return text
     return re.sub(r'\s+', ' ', text.replace('[', '').replace(']', ''))
 
 
-def not_runnable(text: str) -> Optional[str]:
+def not_runnable(text: str, python: bool = False) -> Optional[str]:
     """Why a substituted command cannot run as it is, or None."""
+    if python:
+        found = PLACEHOLDER.findall(text)
+        return f'placeholder {found[0]} is left' if found else None
     if '[' in text or ']' in text:
         return 'an [optional] part is left'
     if any(re.search(r'\w\|\w', text[i - 1:i + 2])
@@ -357,8 +389,8 @@ STEPS = [c for c in COMMANDS if not is_assignment(c.text)]
 
 
 def runnable(cmd: Command) -> bool:
-    return (skip_reason(cmd.text) is None
-            and not_runnable(substitute(cmd.text, FILES)) is None)
+    return (skip_reason(cmd.text) is None and not_runnable(
+        substitute(cmd.text, FILES, cmd.python), cmd.python) is None)
 
 
 @dataclass
@@ -425,8 +457,13 @@ def make_run_folder(root: str, data_root: str) -> str:
 def run_command(cmd: Command, folder: str, env: Dict[str, str]) -> Result:
     """Run ``cmd`` (substituted) with bash in ``folder``; check its promises.
     """
-    text = substitute(cmd.text, FILES)
+    text = substitute(cmd.text, FILES, cmd.python)
     script = '\n'.join([substitute(a, FILES) for a in ASSIGNMENTS] + [text])
+    if cmd.python:  # the code as a script file of the run folder
+        script = f'readme_{cmd.block}.py'
+        with open(osp.join(folder, script), 'w') as f:
+            f.write(text + '\n')
+        script = f'python {script}'
     start = time.time()
     proc = subprocess.run(
         ['bash', '-euo', 'pipefail', '-c', script], cwd=folder, env=env,
@@ -584,8 +621,8 @@ def test_readme_command(cmd: Command, runs: Runs):
     reason = skip_reason(cmd.text)
     if reason:
         pytest.skip(f'{cmd.text}: {reason}')
-    text = substitute(cmd.text, FILES)
-    why = not_runnable(text)
+    text = substitute(cmd.text, FILES, cmd.python)
+    why = not_runnable(text, cmd.python)
     assert why is None, (
         f'README command {cmd.text!r} cannot run here ({why} in {text!r}): '
         'add a row to SKIPS or SUBSTITUTIONS of tests/'
@@ -629,7 +666,8 @@ def test_blocks_are_read_as_bash_reads_them(tmp_path):
         'pip install -e ".[deploy]"   # extras \\\n'
         'python x.py --a \\\n    --b "# not a comment" && echo ok\n'
         '```\n\n## Next\n\n```python\nprint(1)\n```\n'
-        '```bash\npython y.py IMAGE.png [--c D]\n```\n')
+        '```bash\npython y.py IMAGE.png [--c D]\n```\n'
+        '<!-- runs -->\n```python\nx = [1]\nprint(x[0])\n```\n')
     commands = readme_commands(str(readme))
     assert [(c.section, c.block, c.index, c.text) for c in commands] == [
         ('Top', 0, 1, 'A=1'),
@@ -637,7 +675,10 @@ def test_blocks_are_read_as_bash_reads_them(tmp_path):
         ('Top', 0, 3, 'python x.py --a --b "# not a comment"'),
         ('Top', 0, 4, 'echo ok'),
         ('Next', 1, 1, 'python y.py IMAGE.png [--c D]'),
+        ('Next', 2, 2, 'x = [1]\nprint(x[0])'),
     ]
+    assert commands[-1].python and not_runnable(
+        substitute(commands[-1].text, FILES, True), True) is None
     assert is_assignment('A=1') and not is_assignment('A=1 python x.py')
     assert skip_reason(commands[1].text) == 'installs packages'
     assert not_runnable(substitute(commands[2].text, FILES)) is None

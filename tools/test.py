@@ -7,6 +7,7 @@ Examples::
     python tools/test.py CONFIG CHECKPOINT --out-metrics results/run1.json
     python tools/test.py CONFIG model.onnx --backend openvino
     python tools/test.py CONFIG CHECKPOINT --out preds --show-dir overlays
+    python tools/test.py CONFIG CHECKPOINT --aug-test --out-probs probs
     python tools/test.py CONFIG CHECKPOINT --report report  # report/index.html
     python tools/test.py CONFIG CHECKPOINT --out submission --format-only \\
         --cfg-options test_dataloader.dataset.data_prefix.img_path=leftImg8bit/test
@@ -24,6 +25,7 @@ from emanet.config import CfgOptionsAction
 from emanet.deploy.runtime.backends import BACKENDS, DEFAULT_BACKEND
 from emanet.engine.run_record import RECORD_NAME
 from emanet.utils.errors import DEBUG_HELP, run_tool
+from emanet.utils.prob_io import PROB_FORMATS
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -65,6 +67,18 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         '--out',
         help='folder for one prediction PNG per image (train ids; '
         'Cityscapes label ids with --format-only)')
+    parser.add_argument(
+        '--out-probs',
+        metavar='DIR',
+        help='folder for each image\'s class probabilities, named as '
+        '--out names its PNGs: <name>.npz holding "prob" [C, H, W] float16 '
+        '(--aug-test: the mean softmax of the views), or with '
+        '--probs-format png the top class\'s probability as a uint8 PNG')
+    parser.add_argument(
+        '--probs-format',
+        choices=PROB_FORMATS,
+        default='npz',
+        help='format of the --out-probs files (default npz)')
     parser.add_argument(
         '--format-only',
         action='store_true',

@@ -1,13 +1,11 @@
 """Build a segmentor from a config and run it on images."""
 import copy
-import os.path as osp
 import warnings
 from pathlib import Path
 from typing import Any, List, Optional, Sequence, Union
 
 import mmcv
 import numpy as np
-import torch
 import torch.nn as nn
 from mmengine.config import Config
 from mmengine.dataset import Compose
@@ -21,8 +19,9 @@ from emanet.engine.checkpoint.loading import load_checkpoint
 from emanet.models.builder import build_model_outside_runner
 from emanet.registry import DATASETS, MODELS, TRANSFORMS
 from emanet.structures import SegDataSample
-from emanet.utils.errors import BadDataError, MissingDataError
 
+from .batching import predict_batch
+from .inputs import read_image
 from .utils import resolve_device
 
 ImageType = Union[str, Path, np.ndarray]
@@ -142,7 +141,7 @@ def _init_exported_model(config: Config, model_file: str,
     return model.eval()
 
 
-def _test_pipeline(cfg: Config) -> Compose:
+def inference_pipeline(cfg: Config) -> Compose:
     """The config's test pipeline without image loading and annotations.
 
     The test data loader's pipeline is the one ``--cfg-options`` reach (a
@@ -166,11 +165,7 @@ def _load(img: ImageType) -> dict:
         array, path = img, None
     elif isinstance(img, (str, Path)):
         path = str(img)
-        if not osp.isfile(path):
-            raise MissingDataError(f'image file not found: {path}')
-        array = mmcv.imread(path)
-        if array is None:
-            raise BadDataError(f'could not decode image file: {path}')
+        array = read_image(path)
     else:
         raise TypeError('img must be a path or a numpy array, got '
                         f'{type(img).__name__}')
@@ -192,17 +187,19 @@ def inference_model(
     Returns:
         SegDataSample for one image, a list for a list: ``pred_sem_seg``
         ``[1, H, W]`` and ``seg_logits`` ``[C, H, W]`` at the image size.
+        A list of images of several sizes runs one forward per size
+        (:func:`~emanet.apis.batching.predict_batch`): each image's
+        prediction is the one it gets alone.
     """
     is_batch = isinstance(img, (list, tuple))
     imgs = list(img) if is_batch else [img]
-    pipeline = _test_pipeline(model.cfg)
+    pipeline = inference_pipeline(model.cfg)
     data = {'inputs': [], 'data_samples': []}
     for one in imgs:
         packed = pipeline(_load(one))
         data['inputs'].append(packed['inputs'])
         data['data_samples'].append(packed['data_samples'])
-    with torch.no_grad():
-        results = model.test_step(data)
+    results = predict_batch(model, data)
     return results if is_batch else results[0]
 
 

@@ -16,10 +16,7 @@ from mmengine.device import get_device
 from emanet.config import load_config, work_dir_source
 from emanet.deploy.runtime.backend_option import check_backend_option
 from emanet.deploy.runtime.backends import backend_model_cfg, backend_of
-from emanet.deploy.runtime.model_files import (
-    exported_input_shape,
-    is_exported_model,
-)
+from emanet.deploy.runtime.model_files import is_exported_model, read_exported
 from emanet.engine.hooks.fast_inference_hook import (
     check_fast_inference_options,
 )
@@ -55,6 +52,9 @@ class SegTestOptions:
             ``tta_pipeline`` and ``tta_model``.
         out, format_only: a folder for the prediction PNGs; only those
             (Cityscapes label ids, no ground truth needed).
+        out_probs, probs_format: a folder for each image's class
+            probabilities, and their format
+            (:data:`~emanet.utils.prob_io.PROB_FORMATS`).
         report: a folder for the HTML evaluation report.
         show_dir, opacity: a folder for colour overlays, their opacity.
         allow_partial_weights: load a checkpoint that does not fit whole.
@@ -70,6 +70,8 @@ class SegTestOptions:
     aug_test: bool = False
     out: Optional[str] = None
     format_only: bool = False
+    out_probs: Optional[str] = None
+    probs_format: str = 'npz'
     report: Optional[str] = None
     show_dir: Optional[str] = None
     opacity: float = 0.5
@@ -82,8 +84,10 @@ class SegTestOptions:
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> 'SegTestOptions':
         """The options of a parsed command line, by their names."""
-        return cls(**{field.name: vars(args)[field.name]
-                      for field in dataclasses.fields(cls)})
+        given = vars(args)
+        return cls(**{field.name: given[field.name]
+                      for field in dataclasses.fields(cls)
+                      if field.name in given})
 
 
 def fast_inference_options(cfg: Config, fast: bool,
@@ -133,11 +137,17 @@ def _use_exported_model(cfg: Config, options: SegTestOptions) -> None:
         raise UserError(f'{options.checkpoint}: --fast and fast_inference '
                         'are for PyTorch checkpoints; an exported model runs '
                         'as its runtime optimises it')
-    if options.aug_test and None not in exported_input_shape(
-            options.checkpoint):
+    info = read_exported(options.checkpoint)
+    if options.aug_test and None not in info.input_shape:
         raise UserError(f'--aug-test runs views of several sizes, but '
                         f'{options.checkpoint} takes one input shape: '
                         'export it with --dynamic-export')
+    if info.output == 'label' and (options.aug_test or options.out_probs):
+        what = '--aug-test averages the class scores of its views' \
+            if options.aug_test else '--out-probs needs class scores'
+        raise UserError(f'{options.checkpoint} outputs labels only, but '
+                        f'{what}: export with --output logits or prob '
+                        '(tools/deployment/pytorch2onnx.py)')
     cfg.model = backend_model_cfg(cfg.model, options.checkpoint,
                                   options.backend, amp=options.amp or None)
     cfg.load_from = None
@@ -154,6 +164,7 @@ def check_test_outputs(options: SegTestOptions) -> None:
     if options.out_metrics:
         check_output_file(options.out_metrics, '--out-metrics')
     for option, path in (('--out', options.out),
+                         ('--out-probs', options.out_probs),
                          ('--show-dir', options.show_dir)):
         if path:
             check_output_dir(path, option)
@@ -206,6 +217,10 @@ def build_test_cfg(options: SegTestOptions) -> Config:
             evaluators = [evaluators]
         for evaluator in evaluators:
             evaluator['output_dir'] = options.out
+    if options.out_probs:
+        cfg.custom_hooks = [*(cfg.get('custom_hooks') or []), dict(
+            type='ProbabilityHook', out_dir=options.out_probs,
+            fmt=options.probs_format)]
     if options.show_dir:
         hooks = cfg.setdefault('default_hooks', ConfigDict())
         vis = hooks.get('visualization') or dict(type='SegVisualizationHook')

@@ -239,13 +239,22 @@ def load_test_batches(cfg: Config, num: int) -> Optional[List[dict]]:
     return [pseudo_collate([cache[i % len(cache)]]) for i in range(num)]
 
 
-def compare(reference: List[SegDataSample],
-            other: List[SegDataSample]) -> Tuple[float, float]:
-    """Max ``|dlogit|`` and the fraction of pixels with the same label."""
-    max_diff, same, total = 0.0, 0, 0
+def compare(reference: List[SegDataSample], other: List[SegDataSample],
+            normalise: bool = False) -> Tuple[float, float]:
+    """Max ``|dlogit|`` and the fraction of pixels with the same label.
+
+    ``normalise`` compares log-probabilities (``log_softmax``), e.g. of a
+    model whose file outputs probabilities; the first number is NaN where
+    a sample holds labels only (a file of ``--output label``).
+    """
+    max_diff, same, total = float('nan'), 0, 0
     for ref, out in zip(reference, other):
-        diff = (ref.seg_logits.data.float() - out.seg_logits.data.float())
-        max_diff = max(max_diff, diff.abs().max().item())
+        if 'seg_logits' in ref and 'seg_logits' in out:
+            a, b = ref.seg_logits.data.float(), out.seg_logits.data.float()
+            if normalise:
+                a, b = a.log_softmax(dim=0), b.log_softmax(dim=0)
+            diff = (a - b).abs().max().item()
+            max_diff = diff if max_diff != max_diff else max(max_diff, diff)
         same += (ref.pred_sem_seg.data == out.pred_sem_seg.data).sum().item()
         total += ref.pred_sem_seg.data.numel()
     return max_diff, same / total

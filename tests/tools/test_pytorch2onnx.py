@@ -110,3 +110,25 @@ def test_benchmark_times_and_checks_an_exported_model(exported, capsys):
     assert results['fps'] > 0
     assert f'check vs {DEFAULT_BACKEND} fp32' in out
     assert results['pixel_agreement'] >= 0.999
+
+
+@pytest.mark.slow
+def test_prob_and_label_exports_score_like_the_logits_file(exported,
+                                                           capsys):
+    """The softmax or argmax in the file: verified against PyTorch, the
+    same mIoU in tools/test.py, and a label file refuses --aug-test."""
+    from emanet.utils.errors import UserError
+    config, ckpt, onnx_file, root = exported
+    expected = run_test(config, onnx_file, osp.join(root, 'logits'))
+    for output in ('prob', 'label'):
+        path = osp.join(root, f'{output}.onnx')
+        assert load_tool('tools/deployment/pytorch2onnx.py').main(
+            [config, ckpt, '--output-file', path, '--dynamic-export',
+             '--output', output, '--verify']) == 0
+        out = capsys.readouterr().out
+        assert f'{output} output' in out
+        assert 'equal pixels 100.0000%' in out
+        assert run_test(config, path, osp.join(root, output)) == expected
+    with pytest.raises(UserError, match='label.onnx outputs labels only, '
+                       'but --aug-test averages the class scores'):
+        run_test(config, path, osp.join(root, 'label_tta'), '--aug-test')

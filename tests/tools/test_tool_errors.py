@@ -131,6 +131,9 @@ TOOLS = {
         device=True,
         hostile=[Hostile('--num-images 0', '--num-images', argparse=True),
                  Hostile('--shape 0 -5', '--shape', argparse=True)]),
+    'tools/analysis_tools/benchmark_inferencer.py': Row(
+        'CONFIG MODEL --work-dir TMP/bench', ['MODEL=MISSING.pth'],
+        device=True, outputs={'--work-dir': Out('dir', token='TMP/bench')}),
     'tools/analysis_tools/benchmark_backends.py': Row(
         'CONFIG', 'times random weights', device='CPU paths only',
         hostile=[Hostile('--repeat 0', '--repeat', argparse=True)]),
@@ -183,6 +186,9 @@ TOOLS = {
         typo=NO_INPUTS, device=NO_INPUTS,
         outputs={'--out': Out('dir')},
         hostile=[Hostile('--num-train 0', '--num-train', argparse=True)]),
+    'tools/misc/list_models.py': Row(
+        '', 'lists the metafiles\' names', config=NO_INPUTS, typo=NO_INPUTS,
+        device=NO_INPUTS),
     'tools/misc/print_config.py': Row(
         'CONFIG', 'prints the config only',
         outputs={'--save-path': Out('file', suffix='.py',

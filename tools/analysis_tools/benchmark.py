@@ -258,9 +258,11 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
             [s for out in outputs for s in out])
         results.update(max_abs_logit_diff=max_diff,
                        pixel_agreement=agreement)
-        print(f'check vs {what}: max |dlogit| {max_diff:.3g}, pixel '
-              f'agreement {100 * agreement:.4f}% over '
-              f'{len(check_batches)} image(s)')
+        # a file of labels (--output label) has no logits to compare
+        logits = '' if max_diff != max_diff else \
+            f'max |dlogit| {max_diff:.3g}, '
+        print(f'check vs {what}: {logits}pixel agreement '
+              f'{100 * agreement:.4f}% over {len(check_batches)} image(s)')
     return results
 
 

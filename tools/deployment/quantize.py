@@ -115,7 +115,8 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, dict]:
         max_drop=args.max_drop,
         validate=compiled_validator(float_model, val_set),
         val_items=val_items)
-    save_ir(quantized, args.output_file, float_model.dataset_meta)
+    save_ir(quantized, args.output_file, float_model.dataset_meta,
+            float_model.output)
     print(f'quantized in {time.perf_counter() - start:.0f} s: '
           f'{args.output_file}', flush=True)
     int8_model = init_model(cfg, args.output_file)

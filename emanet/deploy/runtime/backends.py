@@ -13,7 +13,7 @@ The file suffixes are :mod:`~emanet.deploy.runtime.model_files`'.
 """
 import contextlib
 import copy
-from typing import Any, Iterator, Optional, Union
+from typing import Any, Iterator, Optional, Sequence, Union
 
 import numpy as np
 import torch
@@ -22,7 +22,7 @@ from emanet.registry import MODELS
 from emanet.utils.errors import UserError
 from emanet.utils.signal_stack import keep_signal_stack
 
-from .export import INPUT_NAME, require
+from .export import require
 from .model_files import is_exported_model, is_openvino_ir
 from .segmentor import BackendSegmentor
 
@@ -58,9 +58,14 @@ class ONNXRuntimeSegmentor(BackendSegmentor):
         self.session = ort.InferenceSession(
             model_file, options, providers=['CPUExecutionProvider'])
         self.output_channels = self.session.get_outputs()[0].shape[1]
+        self._input_names = [i.name for i in self.session.get_inputs()]
 
-    def run_network(self, inputs: np.ndarray) -> np.ndarray:
-        return self.session.run(None, {INPUT_NAME: inputs})[0]
+    def run_network(self, inputs: np.ndarray,
+                    output_size: Optional[Sequence[int]] = None
+                    ) -> np.ndarray:
+        feeds = self._network_feeds(inputs, output_size)
+        return self.session.run(None, dict(zip(self._input_names,
+                                               feeds)))[0]
 
 
 @MODELS.register_module()
@@ -89,13 +94,19 @@ class OpenVINOSegmentor(BackendSegmentor):
                 'INFERENCE_NUM_THREADS': torch.get_num_threads(),
                 'PERFORMANCE_HINT': 'LATENCY'})
             self._request = self.compiled.create_infer_request()
-        self.output_channels = \
-            network.outputs[0].get_partial_shape()[1].get_length()
+        channels = network.outputs[0].get_partial_shape()[1]
+        # dynamic behind the resize of a 'prob' file's runtime size: the
+        # classes then come from the config or the file's own
+        self.output_channels = channels.get_length() \
+            if channels.is_static else None
 
-    def run_network(self, inputs: np.ndarray) -> np.ndarray:
+    def run_network(self, inputs: np.ndarray,
+                    output_size: Optional[Sequence[int]] = None
+                    ) -> np.ndarray:
         # share_inputs: the runtime reads the array, no copy of the batch;
         # the output buffer is the request's, reused by the next call
-        self._request.infer({0: inputs}, share_inputs=True)
+        feeds = self._network_feeds(inputs, output_size)
+        self._request.infer(dict(enumerate(feeds)), share_inputs=True)
         return self._request.get_output_tensor(0).data.copy()
 
     @contextlib.contextmanager

@@ -3,16 +3,17 @@
 An exported model is an ``.onnx`` file (either runtime; ONNX Runtime by
 default) or an OpenVINO IR ``.xml`` with its ``.bin`` beside it (OpenVINO
 only), e.g. the int8 model of ``tools/deployment/quantize.py``. Reading
-one checks it and gives what the tools need: the data set's classes and
-palette stored by the export, and the input dims.
+one checks it and gives what the tools need (:class:`ExportedInfo`): the
+data set's classes and palette stored by the export, the input dims and
+what the file outputs (logits, probabilities or labels).
 """
 import json
 import os.path as osp
-from typing import Optional, Tuple
+from typing import NamedTuple, Optional, Tuple
 
 from emanet.utils.errors import UserError
 
-from .export import META_KEY, require
+from .export import META_KEY, OUTPUT_KEY, OUTPUTS, require
 
 # what tools/test.py, init_model and the benchmarks take as an exported
 # model rather than a checkpoint
@@ -20,7 +21,32 @@ EXPORTED_SUFFIXES = ('.onnx', '.xml')
 # OpenVINO's own format (IR: .xml graph + .bin weights), OpenVINO only
 IR_SUFFIX = '.xml'
 
-FileInfo = Tuple[Optional[dict], Tuple[Optional[int], ...]]
+
+
+class ExportedInfo(NamedTuple):
+    """What the tools read from an exported file.
+
+    Attributes:
+        dataset_meta: the classes and palette stored by the export, or
+            None.
+        input_shape: the input dims, None where dynamic.
+        output: one of :data:`~emanet.deploy.runtime.export.OUTPUTS`
+            (``'logits'`` for files written before the entry existed).
+    """
+    dataset_meta: Optional[dict]
+    input_shape: Tuple[Optional[int], ...]
+    output: str = 'logits'
+
+
+def _output_kind(model_file: str, stored: Optional[str],
+                 output_name: str) -> str:
+    """The file's output: its metadata entry, else its output's name."""
+    kind = stored or (output_name if output_name in OUTPUTS else 'logits')
+    if kind not in OUTPUTS:
+        raise UserError(f'{model_file} says it outputs {kind!r}, not one of '
+                        f'{", ".join(OUTPUTS)}: export it again with '
+                        'tools/deployment/pytorch2onnx.py')
+    return kind
 
 
 def is_exported_model(path: Optional[str]) -> bool:
@@ -34,13 +60,9 @@ def is_openvino_ir(model_file: Optional[str]) -> bool:
     return bool(model_file) and str(model_file).lower().endswith(IR_SUFFIX)
 
 
-def read_onnx(model_file: str) -> FileInfo:
-    """Check that ``model_file`` is an ONNX model; read what the tools need.
-
-    Returns:
-        tuple: the dataset meta (classes, palette) stored by the export, or
-        None; the input dims, None where dynamic.
-    """
+def read_onnx(model_file: str) -> ExportedInfo:
+    """Check that ``model_file`` is an ONNX model; read what the tools
+    need."""
     onnx = require('onnx')
     if not osp.isfile(model_file):
         raise UserError(f'ONNX model file not found: {model_file}')
@@ -56,11 +78,15 @@ def read_onnx(model_file: str) -> FileInfo:
     meta = {p.key: p.value for p in proto.metadata_props}
     dataset_meta = json.loads(meta[META_KEY]) if META_KEY in meta else None
     dims = proto.graph.input[0].type.tensor_type.shape.dim
-    return dataset_meta, tuple(
-        d.dim_value if d.HasField('dim_value') else None for d in dims)
+    return ExportedInfo(
+        dataset_meta,
+        tuple(d.dim_value if d.HasField('dim_value') else None
+              for d in dims),
+        _output_kind(model_file, meta.get(OUTPUT_KEY),
+                     proto.graph.output[0].name))
 
 
-def read_ir(model_file: str) -> FileInfo:
+def read_ir(model_file: str) -> ExportedInfo:
     """Check that ``model_file`` is an OpenVINO IR with its ``.bin``; read
     what the tools need (as :func:`read_onnx`)."""
     ov = require('openvino')
@@ -81,12 +107,16 @@ def read_ir(model_file: str) -> FileInfo:
     dataset_meta = None
     if network.has_rt_info(META_KEY):
         dataset_meta = json.loads(network.get_rt_info(META_KEY).astype(str))
+    stored = network.get_rt_info(OUTPUT_KEY).astype(str) \
+        if network.has_rt_info(OUTPUT_KEY) else None
     dims = network.inputs[0].get_partial_shape()
-    return dataset_meta, tuple(d.get_length() if d.is_static else None
-                               for d in dims)
+    return ExportedInfo(
+        dataset_meta,
+        tuple(d.get_length() if d.is_static else None for d in dims),
+        _output_kind(model_file, stored, network.outputs[0].get_any_name()))
 
 
-def read_exported(model_file: str) -> FileInfo:
+def read_exported(model_file: str) -> ExportedInfo:
     """:func:`read_ir` or :func:`read_onnx`, by the file's suffix."""
     return (read_ir if is_openvino_ir(model_file) else read_onnx)(
         model_file)
@@ -94,4 +124,10 @@ def read_exported(model_file: str) -> FileInfo:
 
 def exported_input_shape(model_file: str) -> Tuple[Optional[int], ...]:
     """The input dims of an exported model, None where dynamic."""
-    return read_exported(model_file)[1]
+    return read_exported(model_file).input_shape
+
+
+def exported_output(model_file: str) -> str:
+    """What an exported model outputs: ``'logits'``, ``'prob'`` or
+    ``'label'`` (:data:`~emanet.deploy.runtime.export.OUTPUTS`)."""
+    return read_exported(model_file).output

@@ -49,7 +49,7 @@ from emanet.utils.atomic_io import fsync_dir
 from emanet.utils.errors import UserError
 from emanet.utils.signal_stack import keep_signal_stack
 
-from .export import META_KEY, require
+from .export import META_KEY, OUTPUT_KEY, require
 
 # Node-name patterns (regular expressions over the exported graph's names,
 # which follow the PyTorch module paths) that stay float32 by default: the
@@ -103,7 +103,8 @@ def batches(dataset, indices: Sequence[int]) -> Iterator[dict]:
 
 def network_inputs(segmentor, images: Iterable[dict], num_images: int,
                    progress: bool = True) -> Iterator[np.ndarray]:
-    """The network inputs ``[B, 3, H, W]`` of test-time batches.
+    """The network inputs ``[B, 3, H, W]`` of test-time batches (with
+    the output size, as a tuple, for the files that take it).
 
     Args:
         segmentor: a backend segmentor of the config (its preprocessor,
@@ -237,8 +238,13 @@ def quantize_network(network: Any, calibration: CalibrationData,
 
 
 def save_ir(network: Any, output_file: str,
-            dataset_meta: Optional[dict] = None) -> None:
+            dataset_meta: Optional[dict] = None,
+            output: str = 'logits') -> None:
     """Write ``network`` as ``output_file`` (``.xml``) and its ``.bin``.
+
+    ``dataset_meta`` (classes, palette) and ``output`` (what the network
+    outputs, :data:`~emanet.deploy.runtime.export.OUTPUTS`) go into its
+    ``rt_info``, as in the ONNX file.
 
     Both are written under hidden temporary names and renamed, the
     ``.bin`` first: a crash leaves the previous pair or none, never an
@@ -252,6 +258,7 @@ def save_ir(network: Any, output_file: str,
         network.set_rt_info(json.dumps(
             {k: dataset_meta.get(k) for k in ('classes', 'palette')}),
             META_KEY)
+    network.set_rt_info(output, OUTPUT_KEY)
     folder, base = osp.split(osp.abspath(output_file))
     os.makedirs(folder, exist_ok=True)
     stem = osp.splitext(base)[0]

@@ -8,6 +8,16 @@ augmentation merge) are the PyTorch segmentor's own methods; only
 in a runtime, through :meth:`BackendSegmentor.run_network`. The runtimes
 themselves are the subclasses of :mod:`emanet.deploy.runtime.backends`.
 
+What the file outputs (``output``, :mod:`~emanet.deploy.runtime.export`):
+logits go through the PyTorch segmentor's steps as they are;
+probabilities are taken as their logarithm, which differs from the logits
+by one number per pixel, the same for every class: the averages of slide
+windows and the bilinear resizes keep that difference one number per
+pixel, which neither the argmax nor the softmax sees, so labels and
+probabilities are those of the logits file. Labels (the argmax in the
+file, after the resizes) skip the steps that need class scores
+(:mod:`~emanet.deploy.runtime.label_output`): whole inference only.
+
 What other code may do with the network, without reaching inside:
 
 - call it: :meth:`~BackendSegmentor.run_network` (a runtime call on one
@@ -20,7 +30,7 @@ What other code may do with the network, without reaching inside:
 """
 import contextlib
 import copy
-from typing import Callable, Iterator, List, Optional, Union
+from typing import Callable, Iterator, List, Optional, Sequence, Union
 
 import numpy as np
 import torch
@@ -30,10 +40,16 @@ from emanet.models.segmentors.base import BaseSegmentor, SampleList
 from emanet.utils.errors import UserError
 from emanet.utils.precision import resolve_amp_dtype
 
+from .label_output import check_label_mode, predict_labels
 from .model_files import read_exported
 
-# a network on one normalised batch: [B, 3, H, W] -> [B, K, h, w] float32
-Network = Callable[[np.ndarray], np.ndarray]
+# a network on one normalised batch: [B, 3, H, W] (and, for 'prob' and
+# 'label' files, the output size) -> [B, K, h, w] float32 (labels:
+# [B, 1, h, w] integers)
+Network = Callable[..., np.ndarray]
+# the log of probabilities that underflowed to 0 (float32's smallest
+# normal): finite, so that resizes and averages stay finite
+TINY_PROB = float(np.finfo(np.float32).tiny)
 
 
 class BackendSegmentor(BaseSegmentor):
@@ -66,19 +82,36 @@ class BackendSegmentor(BaseSegmentor):
         super().__init__(data_preprocessor=copy.deepcopy(data_preprocessor),
                          test_cfg=test_cfg, align_corners=align_corners)
         self.model_file = model_file
-        self.dataset_meta, self.input_shape = read_exported(model_file)
+        self.dataset_meta, self.input_shape, self.output = \
+            read_exported(model_file)
         self.amp_dtype = resolve_amp_dtype(amp, 'cpu',
                                            what=type(self).__name__)
         # what _forward calls in place of run_network (use_network)
         self._network: Optional[Network] = None
         self._load(model_file)
+        stored = len((self.dataset_meta or {}).get('classes') or []) or None
+        if self.output == 'label':
+            check_label_mode(self)
+            # one channel of labels: the classes are the config's or the
+            # file's own
+            self.output_channels = None
+        self.output_channels = self.output_channels or num_classes or stored
+        if self.output_channels is None:
+            raise UserError(f'{model_file} does not say how many classes it '
+                            'predicts: give the config\'s '
+                            'model.decode_head.num_classes')
         self.num_classes = self.out_channels = self.output_channels
-        self._check_classes(num_classes)
+        self._check_classes(num_classes, stored)
 
-    def _check_classes(self, num_classes: Optional[int]) -> None:
+    @property
+    def takes_size(self) -> bool:
+        """Whether the file takes the output size as a second input."""
+        return self.output != 'logits'
+
+    def _check_classes(self, num_classes: Optional[int],
+                       stored: Optional[int]) -> None:
         """Refuse a file of another model: its class count must be the
         config's and that of its own stored classes."""
-        stored = len((self.dataset_meta or {}).get('classes') or []) or None
         for count, what in ((num_classes, "the config's "
                              'model.decode_head.num_classes is'),
                             (stored, 'the classes stored in it number')):
@@ -93,18 +126,35 @@ class BackendSegmentor(BaseSegmentor):
         """Open the runtime; set ``output_channels``."""
         raise NotImplementedError
 
-    def run_network(self, inputs: np.ndarray) -> np.ndarray:
+    def run_network(self, inputs: np.ndarray,
+                    output_size: Optional[Sequence[int]] = None
+                    ) -> np.ndarray:
         """The runtime on one normalised batch.
 
         Args:
             inputs: ``[B, 3, H, W]`` float32, C-contiguous (the runtime
                 may read it in place).
+            output_size: ``(H0, W0)`` of a ``'prob'`` or ``'label'``
+                file's output (default: the input's ``(H, W)``); not
+                used by a logits file.
 
         Returns:
-            np.ndarray: ``[B, K, H/8, W/8]`` float32 logits, an array of
-            their own (not a runtime buffer that the next call reuses).
+            np.ndarray: an array of its own (not a runtime buffer that the
+            next call reuses): ``[B, K, H/8, W/8]`` float32 logits,
+            ``[B, K, H0, W0]`` float32 probabilities or ``[B, 1, H0, W0]``
+            integer labels, by the file's ``output``.
         """
         raise NotImplementedError
+
+    def _network_feeds(self, inputs: np.ndarray,
+                       output_size: Optional[Sequence[int]]
+                       ) -> List[np.ndarray]:
+        """The runtime's inputs: the batch, and the output size for the
+        files that take it."""
+        if not self.takes_size:
+            return [inputs]
+        size = inputs.shape[2:] if output_size is None else output_size
+        return [inputs, np.asarray(tuple(size), np.int64)]
 
     @contextlib.contextmanager
     def use_network(self, network: Network) -> Iterator[None]:
@@ -135,12 +185,23 @@ class BackendSegmentor(BaseSegmentor):
         the call returns zeros (one logit per class and window), which is
         all the code around it needs.
         """
-        record: List[np.ndarray] = []
+        record: List = []
 
-        def record_only(inputs: np.ndarray) -> np.ndarray:
-            record.append(inputs)  # [B, 3, H, W], normalised
-            return np.zeros((inputs.shape[0], self.out_channels, 1, 1),
-                            np.float32)
+        def record_only(inputs: np.ndarray,
+                        output_size: Optional[Sequence[int]] = None
+                        ) -> np.ndarray:
+            # [B, 3, H, W], normalised (with the size for the files that
+            # take it: what the runtime is fed)
+            feeds = self._network_feeds(inputs, output_size)
+            record.append(feeds[0] if len(feeds) == 1 else tuple(feeds))
+            if not self.takes_size:
+                return np.zeros((inputs.shape[0], self.out_channels, 1, 1),
+                                np.float32)
+            size = tuple(feeds[1])
+            if self.output == 'label':
+                return np.zeros((inputs.shape[0], 1) + size, np.uint8)
+            return np.full((inputs.shape[0], self.out_channels) + size,
+                           1 / self.out_channels, np.float32)
 
         with self.use_network(record_only):
             yield record
@@ -152,9 +213,31 @@ class BackendSegmentor(BaseSegmentor):
             inputs: the normalised batch ``[B, 3, H, W]``, on any device.
 
         Returns:
-            Tensor: ``[B, K, H/8, W/8]`` float32 on ``inputs``' device,
-            where the slide windows and resizes around it run.
+            Tensor: on ``inputs``' device, where the slide windows and
+            resizes around it run: ``[B, K, H/8, W/8]`` float32 logits;
+            for a ``'prob'`` file the log-probabilities ``[B, K, H, W]``
+            (logits up to one number per pixel, see the module); for a
+            ``'label'`` file the labels ``[B, 1, H, W]``.
         """
+        return self.network_output(inputs)
+
+    def network_output(self, inputs: Tensor,
+                       output_size: Optional[Sequence[int]] = None
+                       ) -> Tensor:
+        """:meth:`_forward` with the output size of a ``'prob'`` or
+        ``'label'`` file (default: the input size)."""
+        self.check_input_shape(inputs)
+        array = inputs.detach().float().cpu().contiguous().numpy()
+        network = self._network or self.run_network
+        out = network(array) if output_size is None else \
+            network(array, output_size)
+        out = torch.from_numpy(np.ascontiguousarray(out))
+        if self.output == 'prob':  # [B, K, H0, W0]
+            out = out.clamp_(min=TINY_PROB).log_()
+        return out.to(inputs.device)
+
+    def check_input_shape(self, inputs: Tensor) -> None:
+        """Refuse inputs that the file's static dims do not take."""
         shape = tuple(inputs.shape)
         if any(want is not None and want != got
                for want, got in zip(self.input_shape, shape)):
@@ -165,10 +248,14 @@ class BackendSegmentor(BaseSegmentor):
                 f'{"x".join(map(str, shape))}: export it with '
                 '--dynamic-export (needed for --aug-test, batches and '
                 'other image sizes) or --shape H W of these inputs')
-        array = inputs.detach().float().cpu().contiguous().numpy()
-        network = self._network or self.run_network
-        logits = torch.from_numpy(np.ascontiguousarray(network(array)))
-        return logits.to(inputs.device)
+
+    def predict(self, inputs: Tensor,
+                data_samples: Optional[SampleList] = None) -> SampleList:
+        """As :meth:`BaseSegmentor.predict`; a ``'label'`` file's samples
+        hold ``pred_sem_seg`` only (no class scores)."""
+        if self.output == 'label':
+            return predict_labels(self, inputs, data_samples)
+        return super().predict(inputs, data_samples)
 
     def loss(self, inputs: Tensor, data_samples: SampleList) -> dict:
         """Refused: the exported file holds no trainable weights."""

@@ -7,6 +7,7 @@ from mmengine.structures import PixelData
 
 from emanet.registry import MODELS
 from emanet.structures import SegDataSample
+from emanet.structures.probabilities import PROBS_KEY
 
 
 @MODELS.register_module()
@@ -21,7 +22,8 @@ class SegTTAModel(BaseTTAModel):
     not all views' logits at once.
 
     The merged sample holds ``pred_sem_seg`` (argmax of the mean) and
-    ``seg_logits`` set to the mean probabilities ``[C, H, W]``.
+    ``seg_logits`` set to the mean probabilities ``[C, H, W]`` (its
+    metainfo says so: :data:`~emanet.structures.probabilities.PROBS_KEY`).
 
     Args:
         module (dict or nn.Module): The segmentor (``cfg.model``).
@@ -111,7 +113,7 @@ class SegTTAModel(BaseTTAModel):
                 and ground truth.
             probs (Tensor): ``[C, H, W]`` mean probabilities.
         """
-        out = SegDataSample(metainfo=first.metainfo)
+        out = SegDataSample(metainfo={**first.metainfo, PROBS_KEY: True})
         out.seg_logits = PixelData(data=probs)
         out.pred_sem_seg = PixelData(data=probs.argmax(dim=0, keepdim=True))
         if 'gt_sem_seg' in first:

@@ -32,8 +32,9 @@ def test_read_gives_the_stored_classes_and_input_dims(tmp_path):
     dynamic, static = str(tmp_path / 'd.onnx'), str(tmp_path / 's.onnx')
     export_onnx(model, dynamic, (64, 64), dynamic=True, dataset_meta=META)
     export_onnx(model, static, (32, 64))
-    assert read_exported(dynamic) == (META, (None, 3, None, None))
-    assert read_exported(static) == (None, (1, 3, 32, 64))
+    assert read_exported(dynamic) == (META, (None, 3, None, None),
+                                      'logits')
+    assert read_exported(static) == (None, (1, 3, 32, 64), 'logits')
     assert exported_input_shape(static) == (1, 3, 32, 64)
 
 

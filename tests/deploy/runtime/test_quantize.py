@@ -204,7 +204,7 @@ def test_save_ir_leaves_nothing_half_written(exported, quantized, tmp_path,
     save_ir(network, target, {'classes': ['a'], 'palette': [[1, 2, 3]]})
     assert sorted(os.listdir(tmp_path)) == ['m.bin', 'm.xml']
     from emanet.deploy.runtime.model_files import read_ir
-    meta, _ = read_ir(target)
+    meta = read_ir(target).dataset_meta
     assert meta == {'classes': ['a'], 'palette': [[1, 2, 3]]}
     from emanet.apis import init_model
     with pytest.raises(UserError, match='m.xml predicts 19 classes but the '
