@@ -84,7 +84,6 @@ class Row(NamedTuple):
     device: Union[bool, str] = 'no --device option'
     outputs: Dict[str, Union[Out, str]] = {}
     hostile: Sequence[Hostile] = ()
-    pending_outputs: str = ''  # why the output cases fail for now
 
 
 NO_INPUTS = 'no config, model file or device'
@@ -114,8 +113,8 @@ TOOLS = {
         ['MODEL=MISSING.pth', 'MODEL=MISSING.onnx'],
         outputs={'--work-dir': Out('dir'),
                  '--out-metrics': Out('file', suffix='.json'),
-                 '--out': Out('dir'), '--show-dir': Out('dir'),
-                 '--report': Out('dir')},
+                 '--out': Out('dir'), '--out-probs': Out('dir'),
+                 '--show-dir': Out('dir'), '--report': Out('dir')},
         hostile=[
             Hostile('--report TMP/report_and_notes',
                     'holds an earlier report and other files (notes.txt)'),
@@ -169,7 +168,8 @@ TOOLS = {
         'CONFIG MODEL --output-file TMP/m.onnx', ['MODEL=MISSING.pth'],
         device='exports on the CPU',
         outputs={'--output-file': Out('file', suffix='.onnx',
-                                      picks_writer=True)},
+                                      picks_writer=True),
+                 '--output': 'what the graph ends in, not a path'},
         hostile=[Hostile('--shape 0 -5', '--shape', argparse=True),
                  Hostile(BAD_HOOKS, 'custom_hooks')]),
     'tools/deployment/quantize.py': Row(
@@ -206,12 +206,16 @@ TOOLS = {
         outputs={'out_file': Out('file', token='TMP/out.pth',
                                  suffix='.pth')}),
     'demo/image_demo.py': Row(
-        'IMAGE CONFIG MODEL --out-file TMP/o.png', ['MODEL=MISSING.pth'],
+        'IMAGE CONFIG MODEL', ['MODEL=MISSING.pth'],
         typo='no --cfg-options', device=True,
         outputs={'--out-file': Out('file', suffix='.png',
-                                   picks_writer=True)},
-        pending_outputs='demo/image_demo.py checks --out-file only when '
-        'it writes, after inference'),
+                                   picks_writer=True),
+                 '--out-dir': Out('dir'),
+                 '--save-probs': 'a format, written under --out-dir'},
+        hostile=[Hostile('--batch-size 0', '--batch-size', argparse=True),
+                 Hostile('--save-probs --out-file TMP/o.png',
+                         '--save-probs and --label-ids write under '
+                         '--out-dir')]),
     'demo/video_demo.py': Row(
         'VIDEO CONFIG MODEL --output-file TMP/o.mp4',
         ['MODEL=MISSING.pth', 'MODEL=MISSING.onnx'],
@@ -268,12 +272,10 @@ def cases() -> list:
             found.append(pytest.param(
                 tool, case, variant,
                 id=f'{tool}-{case}' + (f'-{variant}' if variant else '')))
-        marks = [pytest.mark.xfail(strict=True, reason=row.pending_outputs)
-                 ] if row.pending_outputs else []
         for option, out in row.outputs.items():
             for name, path in _output_cases(out):
                 found.append(pytest.param(
-                    tool, 'output', (option, path), marks=marks,
+                    tool, 'output', (option, path),
                     id=f'{tool}-output-{option}-{name}'))
         for hostile in row.hostile:
             found.append(pytest.param(tool, 'hostile', hostile,

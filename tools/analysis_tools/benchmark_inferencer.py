@@ -36,6 +36,7 @@ from emanet.apis.tool_run import prepare_tool_run
 from emanet.apis.utils import resolve_device
 from emanet.config import CfgOptionsAction, load_config
 from emanet.utils.errors import DEBUG_HELP, UserError, run_tool
+from emanet.utils.output_paths import check_output_dir
 
 RESULT = 'RESULT '
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -190,6 +191,7 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, dict]:
     prepare_tool_run(cfg, model_file=args.checkpoint,
                      model_what='checkpoint')
     resolve_device(args.device)
+    check_output_dir(args.work_dir, '--work-dir')
     os.makedirs(args.work_dir, exist_ok=True)
     # the runs read the config as overridden here
     args.config = osp.join(args.work_dir, 'config.py')
