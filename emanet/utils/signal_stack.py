@@ -7,8 +7,9 @@ own is still in place. Plugins whose lives overlap (NNCF compiles several
 models while quantizing; each backend segmentor holds one) and end in
 another order than they began so leave the thread on the stack of a plugin
 already destroyed, i.e. on freed memory. Python runs its signal handlers
-(Ctrl-C, the ``InterruptHook``'s SIGTERM) on the alternate stack, so the
-next signal ends the process with SIGSEGV, with no trace.
+(Ctrl-C, the ``InterruptHook``'s SIGTERM, the SIGCHLD of a data loader
+worker's exit) on the alternate stack, so the next signal ends the process
+with SIGSEGV, with no trace.
 
 :func:`keep_signal_stack` puts the thread's stack back after each such
 call: a plugin then never finds its own stack in place when destroyed and
