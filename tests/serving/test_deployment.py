@@ -18,11 +18,12 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from label_match import assert_labels_match
-from tool_loader import load_tool
 
 from emanet.serving import serve_unavailable
 from emanet.serving.load import table
+
+from helpers.label_match import assert_labels_match
+from helpers.tool_loader import load_tool
 
 pytestmark = pytest.mark.slow
 

@@ -4,7 +4,6 @@ import subprocess
 import sys
 
 import pytest
-from tool_loader import REPO
 
 from emanet.serving.extra import (
     INSTALL_HINT,
@@ -13,6 +12,8 @@ from emanet.serving.extra import (
     serve_unavailable,
 )
 from emanet.utils.errors import UserError
+
+from helpers.tool_loader import REPO
 
 
 def without(*names):

@@ -4,13 +4,14 @@ import mmcv
 import numpy as np
 import pytest
 import torch
-from label_match import assert_labels_match
 
 import emanet.serving.predictor as predictor
 from emanet.serving.errors import RequestError
 from emanet.serving.predictor import Predictor, segment_images
 from emanet.serving.queries import Query
 from emanet.utils.errors import UserError
+
+from helpers.label_match import assert_labels_match
 
 
 @pytest.fixture

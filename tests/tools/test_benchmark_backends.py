@@ -4,8 +4,9 @@ import importlib.util
 import re
 
 import pytest
-from tiny_demo import DEMO_CONFIG, SMALL
-from tool_loader import load_tool
+
+from helpers.tiny_demo import DEMO_CONFIG, SMALL
+from helpers.tool_loader import load_tool
 
 pytestmark = pytest.mark.numerics
 

@@ -1,8 +1,8 @@
 """A training run prints no WARNING line and raises no Python warning."""
 import warnings
 
-from tiny_demo import TOOLS_EXTRA, write_tiny_config
-from tool_loader import load_tool
+from helpers.tiny_demo import TOOLS_EXTRA, write_tiny_config
+from helpers.tool_loader import load_tool
 
 BF16_FALLBACK = 'running float32 instead of bfloat16'
 HIDDEN_BY_DEFAULT = (DeprecationWarning, PendingDeprecationWarning,

@@ -9,11 +9,12 @@ import os.path as osp
 import pytest
 import torch
 from mmengine.runner import ValLoop
-from tiny_demo import write_tiny_config
-from tool_loader import load_tool
 
 from emanet.engine.checkpoint.loading import load_checkpoint_file
 from emanet.utils.errors import CheckpointError, WorkDirError
+
+from helpers.tiny_demo import write_tiny_config
+from helpers.tool_loader import load_tool
 
 EXTRA = 'train_cfg = dict(max_iters=2, val_interval=2)\n'
 

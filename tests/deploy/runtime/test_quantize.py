@@ -7,12 +7,13 @@ import os
 import os.path as osp
 
 import pytest
-from tiny_demo import TOOLS_EXTRA, write_tiny_config
-from tiny_emanet import randomise_bn
-from tool_loader import load_tool
 
 from emanet.utils.errors import UserError
 from emanet.utils.signal_stack import signal_stack
+
+from helpers.tiny_demo import TOOLS_EXTRA, write_tiny_config
+from helpers.tiny_emanet import randomise_bn
+from helpers.tool_loader import load_tool
 
 pytest.importorskip('openvino')
 pytest.importorskip('nncf')
