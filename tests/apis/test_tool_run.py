@@ -252,6 +252,7 @@ prepare_demo_data(Config(dict(train_dataloader=dict(
 """
 
 
+@pytest.mark.slow
 def test_concurrent_steps_make_one_data_set(tmp_path):
     root = tmp_path / 'data' / 'cityscapes_demo'
     go = tmp_path / 'go'
@@ -278,6 +279,7 @@ def test_concurrent_steps_make_one_data_set(tmp_path):
     assert os.listdir(root.parent) == ['cityscapes_demo']
 
 
+@pytest.mark.slow
 def test_train_tool_generates_missing_demo_data_first(tmp_path, small,
                                                       capsys):
     root = tmp_path / 'data' / 'cityscapes_demo'

@@ -221,6 +221,7 @@ def _leaf(tmp_path, base: str, body: str) -> str:
     return str(path)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('name', list(TRAINS))
 def test_edit_trains_with_the_intended_shapes(name, demo_data_root,
                                               tmp_path):

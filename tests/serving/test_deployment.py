@@ -25,7 +25,7 @@ from emanet.serving.load import table
 from helpers.label_match import assert_labels_match
 from helpers.tool_loader import load_tool
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.serving]
 
 # one reason for every test here where the extra is not installed
 httpx = pytest.importorskip('httpx', reason=serve_unavailable())

@@ -64,6 +64,7 @@ sys.meta_path.insert(0, Block())
 """
 
 
+@pytest.mark.serving
 @pytest.mark.slow
 def test_without_the_extra_the_service_tests_skip_with_one_reason(tmp_path):
     from emanet.serving.extra import SERVE_PACKAGES

@@ -21,6 +21,7 @@ def one_thread():
     torch.set_num_threads(threads)
 
 
+@pytest.mark.serving
 def test_batches_equal_inference_model_one_image_at_a_time(
         models, references, one_thread):
     """Images of two sizes in one batch: each answer is

@@ -29,6 +29,7 @@ def number(text: str, field: str) -> float:
     return float(match.group(1))
 
 
+@pytest.mark.slow
 def test_benchmark_random_images_fast_and_check(capsys):
     benchmark = load_analysis_tool('benchmark')
     results = benchmark.main([DEMO_CONFIG, '--shape', '64', '128',
@@ -49,6 +50,7 @@ def test_benchmark_random_images_fast_and_check(capsys):
     assert 'pixel agreement 100.0000%' in out
 
 
+@pytest.mark.slow
 def test_benchmark_one_test_set_image_slide_bf16(capsys, demo_data_root):
     benchmark = load_analysis_tool('benchmark')
     results = benchmark.main([
@@ -70,6 +72,7 @@ def test_benchmark_rejects_zero_images():
         benchmark.main([DEMO_CONFIG, '--num-images', '0'])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('cudnn_benchmark', [True, False])
 @pytest.mark.parametrize('fast', [False, True])
 def test_config_sets_cudnn_benchmark_for_every_path(cudnn_benchmark, fast,
@@ -105,6 +108,7 @@ def test_config_sets_cudnn_benchmark_for_every_path(cudnn_benchmark, fast,
     assert results['settings']['cudnn_benchmark'] is cudnn_benchmark
 
 
+@pytest.mark.slow
 def test_image_counts_follow_mmseg_on_cuda_and_stay_small_on_cpu(capsys):
     benchmark = load_analysis_tool('benchmark')
     assert benchmark.DEFAULTS == dict(cuda=dict(warmup=5, num_images=200),

@@ -24,6 +24,7 @@ def number(text: str, field: str) -> float:
     return float(match.group(1))
 
 
+@pytest.mark.slow
 def test_benchmark_train_prints_speed_and_memory(capsys):
     benchmark_train = load_tool(TOOL)
     results = benchmark_train.main([
@@ -53,6 +54,7 @@ def test_benchmark_train_fp32_overrides_the_configs_amp(capsys):
     assert number(out, 'ms/iter') > 0
 
 
+@pytest.mark.slow
 def test_emulated_bf16_trains_float32_and_says_why(capsys, monkeypatch):
     # as under ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2
     monkeypatch.setattr(precision, 'bf16_is_native', lambda device: False)

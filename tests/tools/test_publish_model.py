@@ -11,6 +11,9 @@ from emanet.utils.errors import run_tool
 
 from helpers.tool_loader import load_tool
 
+# Each test publishes the session's tiny trained checkpoint.
+pytestmark = pytest.mark.slow
+
 TOOL = 'tools/misc/publish_model.py'
 
 
@@ -47,7 +50,6 @@ def test_only_weights_and_meta_stay(published):
         assert torch.equal(slim['state_dict'][key], value), key
 
 
-@pytest.mark.slow
 def test_same_miou_at_most_60_percent_of_the_size(published, tmp_path):
     import os.path as osp
     config, ckpt, path = published

@@ -1,6 +1,8 @@
 """A training run prints no WARNING line and raises no Python warning."""
 import warnings
 
+import pytest
+
 from helpers.tiny_demo import TOOLS_EXTRA, write_tiny_config
 from helpers.tool_loader import load_tool
 
@@ -9,6 +11,7 @@ HIDDEN_BY_DEFAULT = (DeprecationWarning, PendingDeprecationWarning,
                      ImportWarning, ResourceWarning)
 
 
+@pytest.mark.slow
 def test_tiny_training_run_is_quiet(demo_data_root, tmp_path, capfd):
     config = write_tiny_config(tmp_path / 'tiny.py', demo_data_root,
                                TOOLS_EXTRA)

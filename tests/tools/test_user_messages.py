@@ -25,6 +25,7 @@ from helpers.tiny_demo import DEMO_CONFIG, write_tiny_config
 from helpers.tool_loader import REPO, load_tool
 
 
+@pytest.mark.slow
 def test_train_script_prints_one_line_before_any_dump(tmp_path):
     env = dict(os.environ, PYTHONPATH=REPO)
     env.pop('EMANET_DEBUG', None)

@@ -51,6 +51,7 @@ def backbone_only(killed_in_final_val, tmp_path_factory) -> str:
     return path
 
 
+@pytest.mark.slow
 def test_resume_after_final_iteration_runs_missed_validation(
         killed_in_final_val, tiny_config, tmp_path, capsys):
     work_dir = killed_in_final_val
@@ -68,6 +69,7 @@ def test_resume_after_final_iteration_runs_missed_validation(
     assert metrics['mIoU'] == pytest.approx(tested['mIoU'], abs=1e-6)
 
 
+@pytest.mark.slow
 def test_test_tool_refuses_partial_weights_unless_allowed(
         tiny_config, backbone_only, tmp_path, capsys):
     test = load_tool('tools/test.py')
@@ -94,6 +96,7 @@ def test_test_tool_refuses_partial_weights_unless_allowed(
         assert '--allow-partial-weights' in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_load_from_refuses_partial_weights(tiny_config, backbone_only,
                                            tmp_path):
     with pytest.raises(CheckpointError, match=r'missing from the checkpoint '

@@ -104,6 +104,7 @@ OUT_OF_ORDER = textwrap.dedent('''
 ''')
 
 
+@pytest.mark.slow
 def test_openvino_models_leave_a_stack_that_takes_signals(tmp_path):
     pytest.importorskip('openvino')
     pytest.importorskip('onnx')

@@ -129,6 +129,7 @@ class _SignalDuringValidation(Hook):
         os.kill(os.getpid(), signal.SIGINT)
 
 
+@pytest.mark.slow
 def test_stop_during_fast_validation_saves_the_trained_model(
         tmp_path, demo_data_root):
     """fast_inference validates a copy with BatchNorm folded; Ctrl-C while

@@ -192,6 +192,7 @@ def peak_growth(mode: str) -> int:
     return int(out.stdout.split()[-1])
 
 
+@pytest.mark.slow
 def test_labels_without_scores_need_a_few_planes_of_the_image():
     pixels = 2000 * 2000
     # 19 float32 planes of scores (304 MB) at the original size ...
