@@ -1,6 +1,9 @@
-"""Shared pytest setup: few threads, clean mmengine singletons, a Slurm
-cluster for the launcher tests."""
+"""Shared pytest setup: few threads, clean mmengine singletons, the demo
+data, the tiny model trained and exported once, a Slurm cluster for the
+launcher tests."""
 import os
+import os.path as osp
+from typing import Tuple
 
 import pytest
 import torch
@@ -10,8 +13,9 @@ torch.set_num_threads(2)
 
 @pytest.fixture(scope='module')
 def plain_model():
-    """The tiny EMANet of ``tiny_emanet.py`` (eval mode, random BN)."""
-    from tiny_emanet import build_plain_model
+    """The tiny EMANet of ``helpers/tiny_emanet.py`` (eval mode, random
+    BN)."""
+    from helpers.tiny_emanet import build_plain_model
     return build_plain_model()
 
 
@@ -52,15 +56,59 @@ def demo_data_root(tmp_path_factory) -> str:
 
 
 @pytest.fixture(scope='session')
+def tiny_training(tmp_path_factory, demo_data_root):
+    """One ``tools/train.py`` run of the tiny config, once per session.
+
+    The config of ``helpers/tiny_demo.py`` (with ``TOOLS_EXTRA``) trained
+    2 iterations on ``demo_data_root`` with ``--seed 0``, validated at the
+    end. Read-only: test in a work dir of your own.
+
+    Returns:
+        helpers.tiny_demo.TinyRun: config, work dir, checkpoint, metrics.
+    """
+    from helpers.tiny_demo import TOOLS_EXTRA, TinyRun, write_tiny_config
+    from helpers.tool_loader import load_tool
+    folder = tmp_path_factory.mktemp('tiny_trained')
+    config = write_tiny_config(folder / 'tiny_demo.py', demo_data_root,
+                               TOOLS_EXTRA)
+    work_dir = str(folder / 'work')
+    metrics = load_tool('tools/train.py').main(
+        [config, '--work-dir', work_dir, '--seed', '0'])
+    return TinyRun(config, work_dir, osp.join(work_dir, 'iter_2.pth'),
+                   metrics)
+
+
+@pytest.fixture(scope='session')
+def tiny_trained(tiny_training) -> Tuple[str, str]:
+    """``(config file, checkpoint file)`` of ``tiny_training``: for the
+    tests that need a trained model, not a training run. Read-only."""
+    return tiny_training.config, tiny_training.checkpoint
+
+
+@pytest.fixture(scope='session')
+def tiny_trained_onnx(tiny_trained, tmp_path_factory) -> str:
+    """The dynamic ONNX export of ``tiny_trained``'s checkpoint
+    (``tools/deployment/pytorch2onnx.py --dynamic-export``), read-only."""
+    from helpers.tool_loader import load_tool
+    config, checkpoint = tiny_trained
+    onnx_file = str(tmp_path_factory.mktemp('tiny_onnx') / 'tiny.onnx')
+    assert load_tool('tools/deployment/pytorch2onnx.py').main(
+        [config, checkpoint, '--output-file', onnx_file,
+         '--dynamic-export']) == 0
+    return onnx_file
+
+
+@pytest.fixture(scope='session')
 def slurm_cluster(tmp_path_factory):
-    """A one-node Slurm cluster on this machine (``slurm_cluster.py``).
+    """A one-node Slurm cluster on this machine
+    (``helpers/slurm_cluster.py``).
 
     Started once per session, stopped at its end. Its ``env`` is the
     environment for client commands (``SLURM_CONF`` set) and its
     ``partition`` the CPU partition. Skips where Slurm or MUNGE are not
     installed.
     """
-    from slurm_cluster import SlurmCluster, missing_binaries
+    from helpers.slurm_cluster import SlurmCluster, missing_binaries
     missing = missing_binaries()
     if missing:
         pytest.skip(f'Slurm is not installed (no {", ".join(missing)}): '

@@ -10,7 +10,8 @@ import shutil
 import subprocess
 
 import pytest
-from tool_loader import REPO
+
+from helpers.tool_loader import REPO
 
 CI = os.path.join(REPO, '.ci')
 

@@ -12,7 +12,7 @@ import os
 import os.path as osp
 from typing import Dict, List, Optional, Set
 
-from tool_loader import REPO
+from helpers.tool_loader import REPO
 
 Graph = Dict[str, Set[str]]
 

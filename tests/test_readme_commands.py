@@ -40,21 +40,22 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 
 import pytest
-from tiny_demo import DEMO_CONFIG, TOOLS_EXTRA, write_tiny_config
-from tool_loader import REPO
+
+from helpers.tiny_demo import DEMO_CONFIG, TOOLS_EXTRA, write_tiny_config
+from helpers.tool_loader import REPO
 
 pytestmark = pytest.mark.slow
 
 README = osp.join(REPO, 'README.md')
 DEMO_NAME = osp.splitext(osp.basename(DEMO_CONFIG))[0]
 WORK = f'work_dirs/{DEMO_NAME}'
-# The tiny config trains 2 iterations (tests/tiny_demo.py TOOLS_EXTRA).
+# The tiny config trains 2 iterations (tests/helpers/tiny_demo.py TOOLS_EXTRA).
 TINY_ITERS = 2
 
 # What a run folder holds in place of the checkout's files.
 STAND_INS: List[Tuple[str, str]] = [
     (f'configs/emanet/{DEMO_NAME}.py',
-     'the tiny variant of tests/tiny_demo.py (8 base channels, 64x128 '
+     'the tiny variant of tests/helpers/tiny_demo.py (8 base channels, 64x128 '
      'crops, 4 + 2 generated images, 2 iterations, one validation, 2-view '
      '--aug-test) under the demo config\'s name, so that the default work '
      'dir work_dirs/<config name> is the README\'s'),

@@ -7,12 +7,13 @@ import numpy as np
 import pytest
 import torch
 import torch.nn as nn
-from tiny_demo import DEMO_CONFIG
-from tool_loader import REPO
 
 from emanet.apis import inference_model, init_model, show_result
 from emanet.structures import SegDataSample
 from emanet.utils.errors import CheckpointError
+
+from helpers.tiny_demo import DEMO_CONFIG
+from helpers.tool_loader import REPO
 
 # A narrow ResNetV1c-18 and a half-size test resize keep this fast.
 TINY = {

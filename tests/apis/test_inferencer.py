@@ -9,7 +9,6 @@ import shutil
 import cv2
 import numpy as np
 import pytest
-from tiny_trained import tiny_trained
 
 from emanet.apis import MMSegInferencer, inference_model
 from emanet.utils.errors import BadDataError, UserError
@@ -17,8 +16,8 @@ from emanet.utils.prob_io import read_probs
 
 
 @pytest.fixture(scope='module')
-def inferencer(tmp_path_factory, demo_data_root):
-    config, ckpt = tiny_trained(tmp_path_factory, demo_data_root)
+def inferencer(tiny_trained):
+    config, ckpt = tiny_trained
     return MMSegInferencer(config, weights=ckpt, device='cpu',
                            show_progress=False)
 

@@ -3,17 +3,20 @@ inferencer at batch size 1 and 4 and through ``tools/test.py --out``, for
 the checkpoint, its ``.onnx`` and its int8 ``.xml``; the probabilities of
 ``tools/test.py --out-probs`` for whole, slide and ``--aug-test``."""
 import glob
+import os
 import os.path as osp
+import subprocess
+import sys
 
 import cv2
 import numpy as np
 import pytest
 import torch
-from tiny_exported import tiny_exported
-from tool_loader import load_tool
 
 from emanet.apis import MMSegInferencer
 from emanet.utils.prob_io import read_probs
+
+from helpers.tool_loader import REPO, load_tool
 
 pytest.importorskip('openvino')
 pytest.importorskip('nncf')
@@ -24,8 +27,29 @@ SLIDE = ['--cfg-options', 'model.test_cfg.mode=slide',
 
 
 @pytest.fixture(scope='module')
-def files(tmp_path_factory, demo_data_root):
-    return tiny_exported(tmp_path_factory, demo_data_root, int8=True)
+def files(tiny_trained, tiny_trained_onnx, tmp_path_factory):
+    """The session's tiny trained model as a checkpoint, its ``.onnx``, a
+    label ``.onnx`` (argmax in the graph) and its int8 ``.xml``, quantized
+    in a process of its own."""
+    from emanet.apis import init_model
+    from emanet.deploy.runtime.export import export_onnx
+    config, checkpoint = tiny_trained
+    folder = tmp_path_factory.mktemp('tiny_exported')
+    label_onnx = str(folder / 'tiny_label.onnx')
+    model = init_model(config, checkpoint, device='cpu')
+    export_onnx(model, label_onnx, (64, 128), dynamic=True,
+                dataset_meta=model.dataset_meta, output='label')
+    xml = str(folder / 'tiny_int8.xml')
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        filter(None, [REPO, os.environ.get('PYTHONPATH')])))
+    proc = subprocess.run(
+        [sys.executable, osp.join(REPO, 'tools/deployment/quantize.py'),
+         config, tiny_trained_onnx, '--output-file', xml, '--num-calib',
+         '2', '--num-val', '1'],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    return dict(config=config, checkpoint=checkpoint, onnx=tiny_trained_onnx,
+                label_onnx=label_onnx, int8=xml)
 
 
 def _labels(folder):

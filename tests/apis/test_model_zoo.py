@@ -6,8 +6,6 @@ import urllib.error
 import pytest
 import torch
 import yaml
-from tiny_demo import DEMO_CONFIG
-from tool_loader import REPO
 
 from emanet.apis import MMSegInferencer, init_model, list_models
 from emanet.apis.model_zoo import (
@@ -16,6 +14,9 @@ from emanet.apis.model_zoo import (
     find_model,
 )
 from emanet.utils.errors import MissingCheckpointError, UserError
+
+from helpers.tiny_demo import DEMO_CONFIG
+from helpers.tool_loader import REPO
 
 R50 = 'emanet_r50-d8_4xb2-80k_cityscapes-512x1024'
 DEMO = 'emanet_r18-d8_1xb4-400_cityscapes-demo-256x512'

@@ -5,7 +5,6 @@ import argparse
 import pytest
 import torch
 from mmengine.config import Config
-from tiny_demo import DEMO_CONFIG
 
 from emanet.apis.testing import (
     SegTestOptions,
@@ -15,6 +14,8 @@ from emanet.apis.testing import (
     report_hook_cfg,
 )
 from emanet.utils.errors import ConfigError, UserError
+
+from helpers.tiny_demo import DEMO_CONFIG
 
 
 @pytest.fixture

@@ -10,8 +10,6 @@ from pathlib import Path
 import pytest
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
-from tiny_demo import write_tiny_config
-from tool_loader import REPO, load_tool
 
 import emanet.apis.tool_run as tool_run
 import emanet.datasets.demo_data as demo_data
@@ -27,6 +25,9 @@ from emanet.datasets.demo_data import (
     is_demo_data,
 )
 from emanet.utils.errors import MissingCheckpointError, MissingDataError
+
+from helpers.tiny_demo import write_tiny_config
+from helpers.tool_loader import REPO, load_tool
 
 GENERATED = 'generated the demo data set'
 VAL = dict(img_path='leftImg8bit/val', seg_map_path='gtFine/val')
@@ -251,6 +252,7 @@ prepare_demo_data(Config(dict(train_dataloader=dict(
 """
 
 
+@pytest.mark.slow
 def test_concurrent_steps_make_one_data_set(tmp_path):
     root = tmp_path / 'data' / 'cityscapes_demo'
     go = tmp_path / 'go'
@@ -277,6 +279,7 @@ def test_concurrent_steps_make_one_data_set(tmp_path):
     assert os.listdir(root.parent) == ['cityscapes_demo']
 
 
+@pytest.mark.slow
 def test_train_tool_generates_missing_demo_data_first(tmp_path, small,
                                                       capsys):
     root = tmp_path / 'data' / 'cityscapes_demo'

@@ -5,7 +5,6 @@ import argparse
 import pytest
 from mmengine.config import Config
 from mmengine.logging import MessageHub
-from tiny_demo import DEMO_CONFIG
 
 from emanet.apis.training import (
     SegTrainOptions,
@@ -15,6 +14,8 @@ from emanet.apis.training import (
     val_metrics,
 )
 from emanet.utils.errors import ConfigError, UserError
+
+from helpers.tiny_demo import DEMO_CONFIG
 
 
 def test_options_are_read_by_name_from_the_command_line():

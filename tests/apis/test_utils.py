@@ -5,11 +5,12 @@ import pytest
 import torch
 from mmengine.config import Config
 from mmengine.runner import Runner
-from tiny_demo import DEMO_CONFIG
 
 from emanet.apis.utils import build_runner, opacity_type, resolve_device
 from emanet.engine.runner import SegRunner
 from emanet.utils.errors import ConfigError, DeviceError, UserError
+
+from helpers.tiny_demo import DEMO_CONFIG
 
 
 def test_opacity_is_a_number_in_zero_one():

@@ -3,12 +3,13 @@ import pytest
 import torch
 from mmengine.config import Config
 from mmengine.optim import AmpOptimWrapper
-from tiny_demo import DEMO_CONFIG, demo_data_root_options
-from tool_loader import load_tool
 
 from emanet.config import amp_device
 from emanet.config.amp_device import check_amp_device
 from emanet.utils.errors import ConfigError, run_tool
+
+from helpers.tiny_demo import DEMO_CONFIG, demo_data_root_options
+from helpers.tool_loader import load_tool
 
 SGD = dict(type='SGD', lr=0.01)
 

@@ -4,11 +4,12 @@ import os.path as osp
 
 import pytest
 from mmengine.config import Config
-from tiny_demo import DEMO_CONFIG
-from tool_loader import REPO
 
 from emanet.config import check_config, load_config
 from emanet.utils.errors import ConfigError
+
+from helpers.tiny_demo import DEMO_CONFIG
+from helpers.tool_loader import REPO
 
 
 @pytest.mark.parametrize(

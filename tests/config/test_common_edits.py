@@ -1,7 +1,7 @@
 """Common edits of a config, each a leaf file of a few lines.
 
 Every row of :data:`TRAINS` is a leaf config on the tiny demo config
-(``tests/tiny_demo.py``: 8 base channels, 64x128 crops) that trains 2
+(``tests/helpers/tiny_demo.py``: 8 base channels, 64x128 crops) that trains 2
 iterations with the shapes the edit means: the batches the model receives
 have the intended crop size and the backbone gives the intended channels.
 Every row of :data:`STOPS` is a leaf config on a shipped config that must
@@ -14,12 +14,13 @@ from typing import Callable, NamedTuple, Optional, Tuple
 
 import pytest
 import torch
-from tiny_demo import DEMO_CONFIG, write_tiny_config
-from tool_loader import REPO, load_tool
 
 from emanet.apis.utils import build_runner
 from emanet.config import load_config
 from emanet.utils.errors import ConfigError, run_tool
+
+from helpers.tiny_demo import DEMO_CONFIG, write_tiny_config
+from helpers.tool_loader import REPO, load_tool
 
 CONFIGS = osp.join(REPO, 'configs', 'emanet')
 R50 = osp.join(CONFIGS, 'emanet_r50-d8_4xb2-80k_cityscapes-512x1024.py')
@@ -220,6 +221,7 @@ def _leaf(tmp_path, base: str, body: str) -> str:
     return str(path)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('name', list(TRAINS))
 def test_edit_trains_with_the_intended_shapes(name, demo_data_root,
                                               tmp_path):

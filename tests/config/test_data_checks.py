@@ -1,10 +1,11 @@
 """Data loader and pipeline values refused with the rest of the config,
 before anything is built."""
 import pytest
-from tiny_demo import DEMO_CONFIG
 
 from emanet.config import load_config
 from emanet.utils.errors import ConfigError
+
+from helpers.tiny_demo import DEMO_CONFIG
 
 TTA = 'tta_pipeline.1.transforms.0.0'  # the first Resize of TestTimeAug
 

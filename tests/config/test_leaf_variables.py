@@ -3,7 +3,6 @@ import ast
 
 import pytest
 from mmengine.config import Config
-from tiny_demo import DEMO_CONFIG
 
 from emanet.config import load_config
 from emanet.config.leaf_variables import (
@@ -12,6 +11,8 @@ from emanet.config.leaf_variables import (
     leaf_variable_errors,
     own_entries,
 )
+
+from helpers.tiny_demo import DEMO_CONFIG
 
 
 def _leaf(tmp_path, body: str, base: str = DEMO_CONFIG) -> Config:

@@ -4,9 +4,10 @@ import os.path as osp
 
 import pytest
 from mmengine.config import Config
-from tool_loader import REPO
 
 from emanet.config.model_check import model_errors, pretrained_warnings
+
+from helpers.tool_loader import REPO
 
 R50 = osp.join(REPO, 'configs', 'emanet',
                'emanet_r50-d8_4xb2-80k_cityscapes-512x1024.py')

@@ -2,11 +2,12 @@
 import argparse
 
 import pytest
-from tiny_demo import DEMO_CONFIG
 
 from emanet.config import CfgOptionsAction, load_config, read_config
 from emanet.config.overrides import check_cfg_options
 from emanet.utils.errors import ConfigError
+
+from helpers.tiny_demo import DEMO_CONFIG
 
 
 @pytest.mark.parametrize('option, value, use', [

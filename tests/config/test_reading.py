@@ -2,10 +2,11 @@
 import os.path as osp
 
 import pytest
-from tiny_demo import DEMO_CONFIG
 
 from emanet.config import load_config, read_config, work_dir_source
 from emanet.utils.errors import ConfigError
+
+from helpers.tiny_demo import DEMO_CONFIG
 
 
 def test_syntax_error_names_file_and_line(tmp_path):

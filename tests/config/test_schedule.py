@@ -14,12 +14,13 @@ import torch.nn as nn
 from mmengine.model import BaseModel
 from mmengine.optim import LinearLR, PolyLR
 from mmengine.runner import Runner
-from tiny_demo import DEMO_CONFIG, write_tiny_config
-from tool_loader import load_tool
 
 from emanet.config import load_config
 from emanet.registry import PARAM_SCHEDULERS
 from emanet.utils.errors import ConfigError
+
+from helpers.tiny_demo import DEMO_CONFIG, write_tiny_config
+from helpers.tool_loader import load_tool
 
 BASE_LR = 0.05  # the demo config's
 CUT_WARNING = 'the schedule is cut where the run ends'

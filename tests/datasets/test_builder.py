@@ -1,11 +1,12 @@
 """build_split_dataset: a config's data set, as the Runner builds it."""
 import pytest
 from mmengine.config import Config
-from tiny_demo import write_tiny_config
 
 from emanet.datasets import CityscapesDemoDataset
 from emanet.datasets.builder import build_split_dataset
 from emanet.utils.errors import ConfigError
+
+from helpers.tiny_demo import write_tiny_config
 
 
 def test_builds_the_split_with_its_pipeline(demo_data_root, tmp_path):

@@ -8,12 +8,13 @@ import numpy as np
 import pytest
 import torch
 from mmengine.config import Config
-from tool_loader import REPO
 
 from emanet.datasets import CityscapesDataset, CityscapesDemoDataset
 from emanet.datasets.demo_data import DEFAULT_ROOT
 from emanet.registry import DATASETS, TRANSFORMS
 from emanet.utils.errors import MissingDataError
+
+from helpers.tool_loader import REPO
 
 CFG = Path(REPO) / 'configs' / '_base_' / 'datasets' / 'cityscapes.py'
 VAL = dict(img_path='leftImg8bit/val', seg_map_path='gtFine/val')

@@ -14,7 +14,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from tool_loader import REPO, load_tool
 
 import emanet.datasets.demo_data as demo_data
 from emanet.datasets import CityscapesDemoDataset
@@ -26,6 +25,8 @@ from emanet.datasets.demo_data import (
 )
 from emanet.registry import DATASETS
 from emanet.utils.errors import DataRootError, MissingDataError
+
+from helpers.tool_loader import REPO
 
 VAL = dict(img_path='leftImg8bit/val', seg_map_path='gtFine/val')
 
@@ -148,16 +149,6 @@ def test_wait_for_demo_data(tmp_path):
     finally:
         thread.join()
     assert is_demo_data(root)
-
-
-def test_cli(tmp_path, capsys):
-    tool = load_tool('tools/misc/make_demo_data.py')
-    out = str(tmp_path / 'd')
-    args = ['--out', out, '--num-train', '2', '--num-val', '1']
-    assert tool.main(args) == 0
-    assert '2 train + 1 val' in capsys.readouterr().out
-    assert tool.main(args) == 0
-    assert '(exists' in capsys.readouterr().out
 
 
 def test_killed_generation_leaves_no_temporary_folder(tmp_path):

@@ -6,7 +6,6 @@ import mmengine.dist
 import pytest
 import torch
 import torch.distributed as torch_dist
-from processes import free_port
 
 from emanet.engine.dist_env import (
     local_rank,
@@ -15,6 +14,8 @@ from emanet.engine.dist_env import (
 )
 from emanet.engine.runner import SegRunner
 from emanet.utils.errors import UserError
+
+from helpers.processes import free_port
 
 TASK = dict(SLURM_PROCID='1', SLURM_NTASKS='2', SLURM_LOCALID='1',
             SLURM_NODELIST='node[1-2]')

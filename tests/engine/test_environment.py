@@ -9,12 +9,13 @@ import os.path as osp
 import pytest
 import torch
 import torch.nn as nn
-from engine_toy import ToyModel, eval_args, make_runner
 from mmengine.model import MMDistributedDataParallel
-from processes import run_two_gloo_processes
 
 from emanet.engine import environment
 from emanet.engine.environment import cpu_wrapper_cfg, resolve_env_cfg
+
+from helpers.engine_toy import ToyModel, eval_args, make_runner
+from helpers.processes import run_two_gloo_processes
 
 
 def _log(runner) -> str:

@@ -4,7 +4,6 @@ import pytest
 import torch
 import torch.nn as nn
 from mmengine.config import Config
-from tiny_demo import DEMO_CONFIG
 
 from emanet.engine import optim_wrappers
 from emanet.engine.optim_wrappers import (
@@ -14,6 +13,8 @@ from emanet.engine.optim_wrappers import (
 from emanet.registry import OPTIM_WRAPPERS
 from emanet.utils import precision
 from emanet.utils.errors import ConfigError
+
+from helpers.tiny_demo import DEMO_CONFIG
 
 # Float-rounding sensitive: the README test command runs these again as
 # on an AVX2-only CPU.

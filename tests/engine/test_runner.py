@@ -13,9 +13,7 @@ import signal
 import pytest
 import torch
 import torch.nn as nn
-from engine_toy import ToyModel, eval_args, make_runner
 from mmengine.config import Config
-from tiny_demo import DEMO_CONFIG
 
 from emanet.engine.hooks import (
     FastInferenceHook,
@@ -27,6 +25,9 @@ from emanet.engine.hooks import (
 from emanet.engine.hooks.guarantees import GUARANTEE_HOOKS
 from emanet.engine.runner import SegRunner
 from emanet.utils.errors import ConfigError
+
+from helpers.engine_toy import ToyModel, eval_args, make_runner
+from helpers.tiny_demo import DEMO_CONFIG
 
 ADDED = 'which the guarantees of SegRunner need: added with default arguments'
 

@@ -3,7 +3,6 @@ import errno
 import os
 
 import pytest
-from engine_toy import make_runner
 
 import emanet.utils.output_paths as output_paths
 from emanet.engine.work_dir import (
@@ -12,6 +11,8 @@ from emanet.engine.work_dir import (
     write_error,
 )
 from emanet.utils.errors import UserError, WorkDirError
+
+from helpers.engine_toy import make_runner
 
 
 def test_work_dir_is_created_and_probe_removed(tmp_path):

@@ -3,12 +3,13 @@ import copy
 
 import pytest
 import torch
-from tiny_emanet import tiny_emanet_cfg
 
 from emanet.models.builder import (
     build_model_outside_runner,
     revert_sync_bn_cfg,
 )
+
+from helpers.tiny_emanet import tiny_emanet_cfg
 
 # Float-rounding sensitive: the README test command runs these again as
 # on an AVX2-only CPU.

@@ -5,9 +5,10 @@ import pytest
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
-from processes import run_two_gloo_processes
 
 from emanet.models.utils import add_prefix, reduce_mean, resize, to_2tuple
+
+from helpers.processes import run_two_gloo_processes
 
 
 def test_resize_takes_torch_size_and_scale_factor():

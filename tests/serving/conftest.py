@@ -18,8 +18,6 @@ from dataclasses import dataclass
 from typing import Dict, List
 
 import pytest
-from tiny_trained import tiny_trained
-from tool_loader import load_tool
 
 from emanet.serving import ServeOptions, serve_unavailable
 
@@ -47,11 +45,9 @@ class Service:
 
 
 @pytest.fixture(scope='session')
-def models(tmp_path_factory, demo_data_root) -> Models:
-    config, checkpoint = tiny_trained(tmp_path_factory, demo_data_root)
-    onnx = str(tmp_path_factory.mktemp('serving') / 'tiny.onnx')
-    load_tool('tools/deployment/pytorch2onnx.py').main(
-        [config, checkpoint, '--output-file', onnx, '--dynamic-export'])
+def models(demo_data_root, tiny_trained, tiny_trained_onnx) -> Models:
+    config, checkpoint = tiny_trained
+    onnx = tiny_trained_onnx
     images = sorted(glob.glob(osp.join(demo_data_root, 'leftImg8bit', '*',
                                        '*', '*.png')))
     return Models(config, checkpoint, onnx, images)

@@ -18,13 +18,14 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from label_match import assert_labels_match
-from tool_loader import load_tool
 
 from emanet.serving import serve_unavailable
 from emanet.serving.load import table
 
-pytestmark = pytest.mark.slow
+from helpers.label_match import assert_labels_match
+from helpers.tool_loader import load_tool
+
+pytestmark = [pytest.mark.slow, pytest.mark.serving]
 
 # one reason for every test here where the extra is not installed
 httpx = pytest.importorskip('httpx', reason=serve_unavailable())

@@ -4,7 +4,6 @@ import subprocess
 import sys
 
 import pytest
-from tool_loader import REPO
 
 from emanet.serving.extra import (
     INSTALL_HINT,
@@ -13,6 +12,8 @@ from emanet.serving.extra import (
     serve_unavailable,
 )
 from emanet.utils.errors import UserError
+
+from helpers.tool_loader import REPO
 
 
 def without(*names):
@@ -63,6 +64,7 @@ sys.meta_path.insert(0, Block())
 """
 
 
+@pytest.mark.serving
 @pytest.mark.slow
 def test_without_the_extra_the_service_tests_skip_with_one_reason(tmp_path):
     from emanet.serving.extra import SERVE_PACKAGES

@@ -74,9 +74,10 @@ def test_serve_run_builder_and_the_config_file_example():
     import yaml
     from ray.serve import Application
     from ray.serve.schema import ServeDeploySchema
-    from tool_loader import REPO
 
     from emanet.serving import app
+
+    from helpers.tool_loader import REPO
     built = app({'config': 'c.py', 'model': 'm.onnx', 'replicas': '2',
                  'max_batch_size': '4'})
     assert isinstance(built, Application)

@@ -35,6 +35,7 @@ def test_table_and_p99_lines():
         'inference_model (batch 1) 100.0 ms']
 
 
+@pytest.mark.serving
 def test_direct_run_counts_images_and_calls(models):
     from emanet.apis import init_model
     model = init_model(models.config, models.checkpoint, device='cpu')

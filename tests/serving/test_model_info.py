@@ -1,4 +1,5 @@
 """What GET /meta says about the model."""
+import pytest
 import torch
 from mmengine.config import Config
 
@@ -30,6 +31,7 @@ def test_input_gives_resize_and_slide_windows():
     assert input_of(cfg) == dict(mode='whole')
 
 
+@pytest.mark.serving
 def test_describe_the_tiny_model(models):
     from emanet.apis import init_model
     model = init_model(models.config, models.onnx)

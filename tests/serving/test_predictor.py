@@ -4,13 +4,14 @@ import mmcv
 import numpy as np
 import pytest
 import torch
-from label_match import assert_labels_match
 
 import emanet.serving.predictor as predictor
 from emanet.serving.errors import RequestError
 from emanet.serving.predictor import Predictor, segment_images
 from emanet.serving.queries import Query
 from emanet.utils.errors import UserError
+
+from helpers.label_match import assert_labels_match
 
 
 @pytest.fixture
@@ -20,6 +21,7 @@ def one_thread():
     torch.set_num_threads(threads)
 
 
+@pytest.mark.serving
 def test_batches_equal_inference_model_one_image_at_a_time(
         models, references, one_thread):
     """Images of two sizes in one batch: each answer is

@@ -1,13 +1,15 @@
-"""The benchmark tools run in-process and print their fields."""
+"""tools/analysis_tools/benchmark.py runs in-process and prints its
+fields (training speed: test_benchmark_train.py)."""
 import re
 
 import pytest
 import torch
-from tiny_demo import DEMO_CONFIG, SMALL, demo_data_root_options
-from tool_loader import load_tool
 
 from emanet.utils import precision
-from emanet.utils.precision import bf16_is_native, cpu_description
+from emanet.utils.precision import bf16_is_native
+
+from helpers.tiny_demo import DEMO_CONFIG, SMALL, demo_data_root_options
+from helpers.tool_loader import load_tool
 
 # Float-rounding sensitive: the README test command runs these again as
 # on an AVX2-only CPU.
@@ -27,6 +29,7 @@ def number(text: str, field: str) -> float:
     return float(match.group(1))
 
 
+@pytest.mark.slow
 def test_benchmark_random_images_fast_and_check(capsys):
     benchmark = load_analysis_tool('benchmark')
     results = benchmark.main([DEMO_CONFIG, '--shape', '64', '128',
@@ -47,6 +50,7 @@ def test_benchmark_random_images_fast_and_check(capsys):
     assert 'pixel agreement 100.0000%' in out
 
 
+@pytest.mark.slow
 def test_benchmark_one_test_set_image_slide_bf16(capsys, demo_data_root):
     benchmark = load_analysis_tool('benchmark')
     results = benchmark.main([
@@ -68,6 +72,7 @@ def test_benchmark_rejects_zero_images():
         benchmark.main([DEMO_CONFIG, '--num-images', '0'])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('cudnn_benchmark', [True, False])
 @pytest.mark.parametrize('fast', [False, True])
 def test_config_sets_cudnn_benchmark_for_every_path(cudnn_benchmark, fast,
@@ -103,6 +108,7 @@ def test_config_sets_cudnn_benchmark_for_every_path(cudnn_benchmark, fast,
     assert results['settings']['cudnn_benchmark'] is cudnn_benchmark
 
 
+@pytest.mark.slow
 def test_image_counts_follow_mmseg_on_cuda_and_stay_small_on_cpu(capsys):
     benchmark = load_analysis_tool('benchmark')
     assert benchmark.DEFAULTS == dict(cuda=dict(warmup=5, num_images=200),
@@ -117,35 +123,6 @@ def test_image_counts_follow_mmseg_on_cuda_and_stay_small_on_cpu(capsys):
                      capsys.readouterr().out, re.M)
 
 
-def test_benchmark_train_prints_speed_and_memory(capsys):
-    benchmark_train = load_analysis_tool('benchmark_train')
-    results = benchmark_train.main([
-        DEMO_CONFIG, '--shape', '64', '128', '--batch-size', '2', '--iters',
-        '2', '--warmup', '1', '--amp', '--channels-last', '--device', 'cpu',
-        *SMALL])
-    out = capsys.readouterr().out
-    assert 'batch_size=2' in out and 'shape=64x128' in out
-    assert 'optim_wrapper=CPUAmpOptimWrapper' in out
-    assert f'amp={BF16_OR_FP32}' in out and 'channels_last=True' in out
-    assert f'({cpu_description()})' in out
-    assert number(out, 'iters/s') == pytest.approx(results['iters_per_s'],
-                                                   rel=1e-2)
-    assert number(out, 'images/s') == pytest.approx(
-        2 * results['iters_per_s'], rel=1e-2)
-    assert number(out, 'peak memory') > 50
-    assert results['loss'] > 0
-
-
-def test_benchmark_train_fp32_overrides_the_configs_amp(capsys):
-    benchmark_train = load_analysis_tool('benchmark_train')
-    benchmark_train.main([DEMO_CONFIG, '--shape', '64', '64', '--batch-size',
-                          '1', '--iters', '1', '--warmup', '0', '--fp32',
-                          *SMALL])
-    out = capsys.readouterr().out
-    assert 'optim_wrapper=OptimWrapper' in out and 'amp=off' in out
-    assert number(out, 'ms/iter') > 0
-
-
 def test_emulated_bf16_runs_float32_and_says_why(capsys, monkeypatch):
     # as under ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2
     monkeypatch.setattr(precision, 'bf16_is_native', lambda device: False)
@@ -155,10 +132,4 @@ def test_emulated_bf16_runs_float32_and_says_why(capsys, monkeypatch):
                               '--num-images', '1', '--warmup', '0',
                               '--fast', '--amp', '--device', 'cpu', *SMALL])
     assert results['settings']['amp'] == 'off (float32)'
-    benchmark_train = load_analysis_tool('benchmark_train')
-    results = benchmark_train.main([
-        DEMO_CONFIG, '--shape', '64', '64', '--batch-size', '1', '--iters',
-        '1', '--warmup', '0', '--amp', '--device', 'cpu', *SMALL])
-    assert results['settings']['amp'] == 'off (float32)'
-    out = capsys.readouterr().out
-    assert out.count('EMANET_FORCE_BF16=1') == 2  # --amp, optim wrapper
+    assert capsys.readouterr().out.count('EMANET_FORCE_BF16=1') == 1

@@ -4,8 +4,9 @@ import importlib.util
 import re
 
 import pytest
-from tiny_demo import DEMO_CONFIG, SMALL
-from tool_loader import load_tool
+
+from helpers.tiny_demo import DEMO_CONFIG, SMALL
+from helpers.tool_loader import load_tool
 
 pytestmark = pytest.mark.numerics
 
@@ -43,6 +44,7 @@ def test_speed_ratio_is_the_median_of_paired_rounds(tool):
     assert gaps['openvino-bf16'][1] == pytest.approx(1.0)
 
 
+@pytest.mark.slow
 def test_runtimes_in_test_step_and_called_directly(tool, capsys):
     paths = ['plain', 'onnxruntime-fp32', 'onnxruntime-fp32-direct',
              'openvino-f32', 'openvino-f32-direct']
@@ -74,6 +76,7 @@ def test_runtimes_in_test_step_and_called_directly(tool, capsys):
                      r'openvino-f32-direct \d+$', out, re.M)
 
 
+@pytest.mark.slow
 def test_direct_paths_are_skipped_in_slide_mode(tool, capsys):
     results = tool.main([
         DEMO_CONFIG, '--shape', '64', '96', '--num-images', '1', '--repeat',
@@ -87,6 +90,7 @@ def test_direct_paths_are_skipped_in_slide_mode(tool, capsys):
 
 @pytest.mark.skipif(importlib.util.find_spec('mmseg') is None,
                     reason='mmsegmentation is not installed')
+@pytest.mark.slow
 def test_mmseg_model_with_the_same_weights_predicts_the_same(tool, capsys):
     import mmcv
     version = mmcv.__version__
@@ -102,6 +106,7 @@ def test_mmseg_model_with_the_same_weights_predicts_the_same(tool, capsys):
     assert importlib.util.find_spec('mmcv._ext') is None
 
 
+@pytest.mark.slow
 def test_mmseg_path_is_skipped_without_mmsegmentation(tool, capsys,
                                                       monkeypatch):
     find_spec = importlib.util.find_spec

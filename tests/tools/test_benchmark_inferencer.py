@@ -4,8 +4,8 @@ import glob
 import os.path as osp
 
 import pytest
-from tiny_trained import tiny_trained
-from tool_loader import load_tool
+
+from helpers.tool_loader import load_tool
 
 
 @pytest.fixture(scope='module')
@@ -25,10 +25,9 @@ def test_image_folder_links_the_first_images_with_labels(
 
 
 @pytest.mark.slow
-def test_runs_of_both_tools_on_the_same_images(tool, tmp_path_factory,
-                                               demo_data_root, tmp_path,
-                                               capsys):
-    config, ckpt = tiny_trained(tmp_path_factory, demo_data_root)
+def test_runs_of_both_tools_on_the_same_images(tool, tiny_trained,
+                                               tmp_path, capsys):
+    config, ckpt = tiny_trained
     results = tool.main([config, ckpt, '--work-dir', str(tmp_path),
                          '--num-images', '2', '--batch-size', '2',
                          '--rss-images', '--num-workers', '0'])

@@ -5,13 +5,14 @@ import cv2
 import numpy as np
 import pytest
 from mmengine.runner import set_random_seed
-from tiny_demo import write_tiny_config
-from tool_loader import load_tool
 
 from emanet.config import load_config
 from emanet.datasets.builder import build_split_dataset
 from emanet.utils.errors import run_tool
 from emanet.visualization.label_panels import GAP
+
+from helpers.tiny_demo import write_tiny_config
+from helpers.tool_loader import load_tool
 
 
 @pytest.fixture(scope='module')

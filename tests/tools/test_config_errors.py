@@ -4,10 +4,11 @@ The checks themselves are tested in ``tests/config/``.
 """
 
 import pytest
-from tiny_demo import DEMO_CONFIG
-from tool_loader import load_tool
 
 from emanet.utils.errors import ConfigError
+
+from helpers.tiny_demo import DEMO_CONFIG
+from helpers.tool_loader import load_tool
 
 
 def _write(tmp_path, body):

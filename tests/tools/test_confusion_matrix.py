@@ -10,19 +10,19 @@ import json
 import cv2
 import numpy as np
 import pytest
-from run_records import read_test_record
-from tiny_trained import tiny_trained
-from tool_loader import load_tool
 
 from emanet.utils.errors import run_tool
+
+from helpers.run_records import read_test_record
+from helpers.tool_loader import load_tool
 
 TOOL = 'tools/analysis_tools/confusion_matrix.py'
 
 
 @pytest.fixture(scope='module')
-def tested(tmp_path_factory, demo_data_root):
+def tested(tmp_path_factory, tiny_trained):
     """Config, checkpoint, prediction dir and tools/test.py's record."""
-    config, ckpt = tiny_trained(tmp_path_factory, demo_data_root)
+    config, ckpt = tiny_trained
     work = tmp_path_factory.mktemp('test')
     preds = work / 'preds'
     load_tool('tools/test.py').main([config, ckpt, '--work-dir', str(work),

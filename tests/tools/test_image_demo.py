@@ -2,17 +2,18 @@
 are one ``error:`` line before the model is built."""
 import glob
 import os.path as osp
+import re
 import urllib.error
 
 import cv2
 import numpy as np
 import pytest
 import torch
-from tiny_demo import DEMO_CONFIG
-from tiny_trained import tiny_trained
-from tool_loader import load_tool
 
 from emanet.utils.errors import run_tool
+
+from helpers.tiny_demo import DEMO_CONFIG
+from helpers.tool_loader import load_tool
 
 
 @pytest.fixture
@@ -92,8 +93,8 @@ def test_model_name_offline_is_one_line(demo, tmp_path, monkeypatch,
 
 @pytest.mark.slow
 def test_folder_and_glob_write_outputs_named_after_sources(
-        tmp_path_factory, demo_data_root, tmp_path, capsys):
-    config, ckpt = tiny_trained(tmp_path_factory, demo_data_root)
+        tiny_trained, demo_data_root, tmp_path, capsys):
+    config, ckpt = tiny_trained
     tool = load_tool('demo/image_demo.py')
     val = osp.join(demo_data_root, 'leftImg8bit', 'val')
     out = str(tmp_path / 'out')
@@ -114,3 +115,34 @@ def test_folder_and_glob_write_outputs_named_after_sources(
                        '--batch-size', '4'])
     assert len(again['skipped']) == 2
     assert '2 images skipped' in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_image_demo_writes_overlay(tiny_trained, demo_data_root, tmp_path,
+                                   capsys):
+    config, ckpt = tiny_trained
+    img = sorted(glob.glob(osp.join(demo_data_root, 'leftImg8bit', 'val',
+                                    '*', '*.png')))[0]
+    out_file = str(tmp_path / 'demo.png')
+    drawn = load_tool('demo/image_demo.py').main(
+        [img, config, ckpt, '--out-file', out_file, '--device', 'cpu'])
+    assert drawn.shape == (256, 512, 3)
+    written = cv2.imread(out_file)
+    assert written.shape == (256, 512, 3)
+    # the returned overlay is RGB, the file BGR
+    np.testing.assert_array_equal(written[..., ::-1], drawn)
+    assert not np.array_equal(drawn, cv2.imread(img)[..., ::-1])
+    out = capsys.readouterr().out.splitlines()
+    assert out[-1] == f'overlay saved to {out_file}'
+    shares = re.findall(r'(\d+\.\d)%', out[-2])
+    assert out[-2].startswith('predicted classes: ')
+    assert sum(float(s) for s in shares) == pytest.approx(100, abs=0.1 *
+                                                          len(shares))
+
+
+def test_defaults():
+    args = load_tool('demo/image_demo.py').parse_args(
+        ['i.png', 'c.py', 'm.pth'])
+    assert (args.out_file, args.opacity, args.device, args.with_labels,
+            args.allow_partial_weights) == ('result.png', 0.5, None, False,
+                                            False)

@@ -1,8 +1,8 @@
 """tools/misc/list_models.py: the metafiles' names."""
-from tool_loader import load_tool
-
 from emanet.apis import list_models
 from emanet.utils.errors import run_tool
+
+from helpers.tool_loader import load_tool
 
 
 def test_prints_every_name(capsys):

@@ -6,7 +6,8 @@ import os.path as osp
 import re
 
 import pytest
-from tool_loader import REPO, load_tool
+
+from helpers.tool_loader import REPO, load_tool
 
 TOOLS = sorted(
     osp.relpath(p, REPO)

@@ -1,11 +1,12 @@
 """tools/misc/print_config.py: the config train.py runs, saved to rerun."""
 import pytest
-from tiny_demo import DEMO_CONFIG
-from tool_loader import load_tool
 
 from emanet.apis.training import SegTrainOptions, build_train_cfg
 from emanet.config import load_config
 from emanet.utils.errors import run_tool
+
+from helpers.tiny_demo import DEMO_CONFIG
+from helpers.tool_loader import load_tool
 
 OPTIONS = ['train_cfg.max_iters=100', 'optim_wrapper.optimizer.lr=0.02']
 

@@ -4,19 +4,22 @@ import re
 
 import pytest
 import torch
-from tiny_trained import tiny_trained
-from tool_loader import load_tool
 
 from emanet.apis import init_model
 from emanet.engine.checkpoint.publishing import published_name
 from emanet.utils.errors import run_tool
 
+from helpers.tool_loader import load_tool
+
+# Each test publishes the session's tiny trained checkpoint.
+pytestmark = pytest.mark.slow
+
 TOOL = 'tools/misc/publish_model.py'
 
 
 @pytest.fixture(scope='module')
-def published(tmp_path_factory, demo_data_root):
-    config, ckpt = tiny_trained(tmp_path_factory, demo_data_root)
+def published(tmp_path_factory, tiny_trained):
+    config, ckpt = tiny_trained
     out = tmp_path_factory.mktemp('published') / 'emanet_tiny.pth'
     path = load_tool(TOOL).main([ckpt, str(out)])
     return config, ckpt, path
@@ -47,7 +50,6 @@ def test_only_weights_and_meta_stay(published):
         assert torch.equal(slim['state_dict'][key], value), key
 
 
-@pytest.mark.slow
 def test_same_miou_at_most_60_percent_of_the_size(published, tmp_path):
     import os.path as osp
     config, ckpt, path = published

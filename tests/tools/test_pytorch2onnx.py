@@ -1,14 +1,14 @@
 """tools/deployment/pytorch2onnx.py, then tools/test.py, the benchmark
-and the inference API with the exported model, on the tiny demo run of
-tests/tools (trained 2 iterations)."""
+and the inference API with the exported model, on the session's tiny
+trained model (``tiny_trained``, ``tiny_trained_onnx``)."""
 import os
 import os.path as osp
 
 import pytest
-from tiny_demo import TOOLS_EXTRA, write_tiny_config
-from tool_loader import load_tool
 
 from emanet.deploy.runtime.backends import BACKENDS, DEFAULT_BACKEND
+
+from helpers.tool_loader import load_tool
 
 # Float-rounding sensitive: the README test command runs these again as
 # on an AVX2-only CPU.
@@ -19,20 +19,23 @@ SLIDE = ['model.test_cfg.mode=slide', 'model.test_cfg.crop_size=[64,64]',
 
 
 @pytest.fixture(scope='module')
-def exported(demo_data_root, tmp_path_factory):
-    """Config, checkpoint and its dynamic ONNX export (verified)."""
+def exported(tiny_trained, tiny_trained_onnx, tmp_path_factory):
+    """Config, checkpoint, its dynamic ONNX export and a folder to test
+    in."""
+    config, ckpt = tiny_trained
     root = tmp_path_factory.mktemp('deploy')
-    config = write_tiny_config(root / 'tiny_demo.py', demo_data_root,
-                               TOOLS_EXTRA)
-    work_dir = str(root / 'train')
-    load_tool('tools/train.py').main([config, '--work-dir', work_dir])
-    ckpt = osp.join(work_dir, 'iter_2.pth')
-    onnx_file = str(root / 'tiny.onnx')
+    return config, ckpt, tiny_trained_onnx, str(root)
+
+
+@pytest.mark.slow
+def test_dynamic_export_verifies_against_pytorch(exported, capsys):
+    config, ckpt, _, root = exported
+    onnx_file = osp.join(root, 'verified.onnx')
     code = load_tool('tools/deployment/pytorch2onnx.py').main(
         [config, ckpt, '--output-file', onnx_file, '--dynamic-export',
          '--verify'])
-    assert code == 0
-    return config, ckpt, onnx_file, str(root)
+    assert code == 0 and osp.isfile(onnx_file)
+    assert 'verify (onnxruntime vs PyTorch' in capsys.readouterr().out
 
 
 def run_test(config, model_file, work_dir, *extra):

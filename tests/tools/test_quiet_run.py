@@ -1,14 +1,17 @@
 """A training run prints no WARNING line and raises no Python warning."""
 import warnings
 
-from tiny_demo import TOOLS_EXTRA, write_tiny_config
-from tool_loader import load_tool
+import pytest
+
+from helpers.tiny_demo import TOOLS_EXTRA, write_tiny_config
+from helpers.tool_loader import load_tool
 
 BF16_FALLBACK = 'running float32 instead of bfloat16'
 HIDDEN_BY_DEFAULT = (DeprecationWarning, PendingDeprecationWarning,
                      ImportWarning, ResourceWarning)
 
 
+@pytest.mark.slow
 def test_tiny_training_run_is_quiet(demo_data_root, tmp_path, capfd):
     config = write_tiny_config(tmp_path / 'tiny.py', demo_data_root,
                                TOOLS_EXTRA)

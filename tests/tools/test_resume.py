@@ -12,11 +12,12 @@ import shutil
 import numpy as np
 import pytest
 import torch
-from tiny_demo import DEMO_CONFIG, scores, write_tiny_config
-from tool_loader import load_tool
 
 from emanet.engine.checkpoint.loading import load_checkpoint_file
 from emanet.utils.errors import run_tool
+
+from helpers.tiny_demo import DEMO_CONFIG, scores, write_tiny_config
+from helpers.tool_loader import load_tool
 
 
 def logged_losses(work_dir) -> dict:

@@ -5,10 +5,11 @@ import os
 import os.path as osp
 
 import pytest
-from tiny_demo import DEMO_CONFIG
-from tool_loader import load_tool
 
 from emanet.utils.errors import run_tool
+
+from helpers.tiny_demo import DEMO_CONFIG
+from helpers.tool_loader import load_tool
 
 
 @pytest.fixture

@@ -1,11 +1,13 @@
 """The launcher scripts print their usage on --help and on missing
 arguments, instead of failing on an unbound variable, and start torchrun
 or srun with the rendezvous port of PORT or MASTER_PORT."""
+import os
 import os.path as osp
 import subprocess
 
 import pytest
-from tool_loader import REPO
+
+from helpers.tool_loader import REPO
 
 # script -> the arguments it requires
 SCRIPTS = {
@@ -122,3 +124,9 @@ def test_port_or_master_port_sets_the_rendezvous_port(script, env, port,
             '--cpus-per-task=5', '--ntasks-per-node=4',
             '--kill-on-bad-exit=1', 'python', '-u', tool_path, *tool_args]
 
+
+def test_scripts_are_executable():
+    for name in ('dist_train.sh', 'dist_test.sh', 'slurm_train.sh',
+                 'slurm_test.sh'):
+        path = osp.join(REPO, 'tools', name)
+        assert os.access(path, os.X_OK), f'{path} is not executable'

@@ -9,19 +9,20 @@ import time
 
 import pytest
 import torch
-from dist_probe import (
+
+from emanet.engine.checkpoint.loading import load_checkpoint_file
+
+from helpers.dist_probe import (
     STOP_AT_ENV,
     logged,
     probe_env,
     started_iters,
     write_probe_config,
 )
-from processes import free_port
-from run_records import read_test_record
-from tiny_demo import scores
-from tool_loader import REPO, load_tool
-
-from emanet.engine.checkpoint.loading import load_checkpoint_file
+from helpers.processes import free_port
+from helpers.run_records import read_test_record
+from helpers.tiny_demo import scores
+from helpers.tool_loader import REPO, load_tool
 
 pytestmark = [pytest.mark.slurm, pytest.mark.distributed, pytest.mark.slow]
 TIMEOUT = 240

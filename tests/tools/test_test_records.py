@@ -17,21 +17,21 @@ import sys
 import time
 
 import pytest
-from run_records import test_record_files
-from tiny_demo import DEMO_CONFIG
-from tiny_trained import tiny_trained
-from tool_loader import REPO, load_tool
 
 from emanet.apis import init_model
 from emanet.engine.run_record import settings_line
 from emanet.utils.errors import UserError, run_tool
 
+from helpers.run_records import test_record_files
+from helpers.tiny_demo import DEMO_CONFIG
+from helpers.tool_loader import REPO, load_tool
+
 
 @pytest.fixture(scope='module')
-def trained_copy(tmp_path_factory, demo_data_root):
+def trained_copy(tmp_path_factory, tiny_trained):
     """The tiny config and a copy of its training work dir (checkpoint
     and the training config dump), to test in."""
-    config, ckpt = tiny_trained(tmp_path_factory, demo_data_root)
+    config, ckpt = tiny_trained
     work = tmp_path_factory.mktemp('records') / 'work'
     work.mkdir()
     shutil.copy(ckpt, work)
@@ -143,7 +143,7 @@ def test_init_model_refuses_backend_with_a_checkpoint(tmp_path):
 SAME_SECOND = '''
 import sys, time
 import mmengine.runner.runner as runner_module
-from tool_loader import REPO, load_tool
+from helpers.tool_loader import REPO, load_tool
 from emanet.utils.errors import run_tool
 
 class SameSecond:

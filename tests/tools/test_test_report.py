@@ -9,11 +9,11 @@ from html.parser import HTMLParser
 
 import numpy as np
 import pytest
-from tiny_trained import tiny_trained
-from tool_loader import load_tool
 
 from emanet.utils.errors import UserError
 from emanet.visualization.report import folder as report_folder
+
+from helpers.tool_loader import load_tool
 
 
 class _Page(HTMLParser):
@@ -30,13 +30,13 @@ class _Page(HTMLParser):
         return [attrs for name, attrs in self.tags if name == tag]
 
 
-def run_report(tmp_path_factory, demo_data_root, folder, *extra):
+def run_report(tiny_trained, folder, *extra):
     """``tools/test.py`` with ``--report`` on the tiny trained model.
 
     Returns:
         tuple: (metrics, record of --out-metrics, report.json, page text)
     """
-    config, ckpt = tiny_trained(tmp_path_factory, demo_data_root)
+    config, ckpt = tiny_trained
     report_dir = folder / 'report'
     record_file = folder / 'record.json'
     metrics = load_tool('tools/test.py').main([
@@ -52,9 +52,8 @@ def run_report(tmp_path_factory, demo_data_root, folder, *extra):
 
 @pytest.mark.slow
 def test_tool_report_numbers_equal_the_metrics_and_its_record(
-        tmp_path_factory, demo_data_root, tmp_path, capsys):
-    metrics, record, report, page = run_report(
-        tmp_path_factory, demo_data_root, tmp_path)
+        tiny_trained, tmp_path, capsys):
+    metrics, record, report, page = run_report(tiny_trained, tmp_path)
     out = capsys.readouterr().out
     assert f'mIoU: {metrics["mIoU"]:.2f}' in out
     assert report['metrics'] == record['metrics'] == metrics
@@ -101,11 +100,11 @@ def test_tool_report_numbers_equal_the_metrics_and_its_record(
 
 @pytest.mark.slow
 def test_tool_report_replaces_an_earlier_one_and_keeps_it_on_failure(
-        tmp_path_factory, demo_data_root, tmp_path, monkeypatch):
-    run_report(tmp_path_factory, demo_data_root, tmp_path)
+        tiny_trained, tmp_path, monkeypatch):
+    run_report(tiny_trained, tmp_path)
     first = (tmp_path / 'report' / 'index.html').read_text()
     (tmp_path / 'report' / 'index.html').write_text('earlier')
-    run_report(tmp_path_factory, demo_data_root, tmp_path, '--aug-test')
+    run_report(tiny_trained, tmp_path, '--aug-test')
     report = json.loads((tmp_path / 'report' / 'report.json').read_text())
     assert report['record']['aug_test'] is True
     assert '--aug-test' in report['settings']['Mode']
@@ -119,7 +118,7 @@ def test_tool_report_replaces_an_earlier_one_and_keeps_it_on_failure(
     before = sorted(glob.glob(str(tmp_path / 'report' / '**'),
                               recursive=True))
     with pytest.raises(RuntimeError, match='page failed'):
-        run_report(tmp_path_factory, demo_data_root, tmp_path)
+        run_report(tiny_trained, tmp_path)
     # the earlier report is untouched; the new one never appeared
     assert sorted(glob.glob(str(tmp_path / 'report' / '**'),
                             recursive=True)) == before
@@ -127,8 +126,8 @@ def test_tool_report_replaces_an_earlier_one_and_keeps_it_on_failure(
 
 @pytest.mark.slow
 def test_tool_refuses_a_report_folder_of_other_files_before_testing(
-        tmp_path_factory, demo_data_root, tmp_path):
-    config, ckpt = tiny_trained(tmp_path_factory, demo_data_root)
+        tiny_trained, tmp_path):
+    config, ckpt = tiny_trained
     (tmp_path / 'mine.txt').write_text('x')
     with pytest.raises(UserError, match='holding other files'):
         load_tool('tools/test.py').main([
@@ -140,12 +139,9 @@ def test_tool_refuses_a_report_folder_of_other_files_before_testing(
 
 @pytest.mark.slow
 def test_tool_report_of_an_exported_model_in_slide_mode(
-        tmp_path_factory, demo_data_root, tmp_path):
-    config, ckpt = tiny_trained(tmp_path_factory, demo_data_root)
-    onnx_file = str(tmp_path / 'tiny.onnx')
-    assert load_tool('tools/deployment/pytorch2onnx.py').main(
-        [config, ckpt, '--output-file', onnx_file,
-         '--dynamic-export']) == 0
+        tiny_trained, tiny_trained_onnx, tmp_path):
+    config, _ = tiny_trained
+    onnx_file = tiny_trained_onnx
     slide = ['model.test_cfg.mode=slide', 'model.test_cfg.crop_size=[64,64]',
              'model.test_cfg.stride=[48,48]']
     folder = tmp_path / 'run'

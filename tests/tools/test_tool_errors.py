@@ -26,11 +26,12 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from tiny_demo import DEMO_CONFIG
-from tool_loader import REPO, load_tool
 
 from emanet.utils.errors import run_tool
 from emanet.visualization.report import folder as report_folder
+
+from helpers.tiny_demo import DEMO_CONFIG
+from helpers.tool_loader import REPO, load_tool
 
 TOOL_GLOBS = ('tools/*.py', 'tools/*/*.py', 'demo/*.py')
 TYPO = 'model.decode_head.num_base=3'  # EMAHead takes num_bases

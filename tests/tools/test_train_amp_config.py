@@ -2,10 +2,11 @@
 a note, not a warning, unless --amp asks for another dtype."""
 import pytest
 from mmengine.config import Config
-from tiny_demo import TOOLS_EXTRA, write_tiny_config
-from tool_loader import load_tool
 
 from emanet.apis.training import enable_amp
+
+from helpers.tiny_demo import TOOLS_EXTRA, write_tiny_config
+from helpers.tool_loader import load_tool
 
 SGD = dict(type='SGD', lr=0.01)
 

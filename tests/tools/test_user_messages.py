@@ -8,7 +8,6 @@ import gc
 import glob
 import os
 import os.path as osp
-import re
 import shutil
 import socket
 import subprocess
@@ -19,13 +18,14 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from tiny_demo import DEMO_CONFIG, write_tiny_config
-from tiny_trained import tiny_trained
-from tool_loader import REPO, load_tool
 
 from emanet.utils.errors import run_tool
 
+from helpers.tiny_demo import DEMO_CONFIG, write_tiny_config
+from helpers.tool_loader import REPO, load_tool
 
+
+@pytest.mark.slow
 def test_train_script_prints_one_line_before_any_dump(tmp_path):
     env = dict(os.environ, PYTHONPATH=REPO)
     env.pop('EMANET_DEBUG', None)
@@ -98,23 +98,6 @@ def test_offline_pretrained_backbone_is_one_line(demo_data_root, tmp_path,
     assert 'model.backbone.init_cfg=None' in errors[0]
 
 
-def test_get_flops_lists_uncounted_operators_in_one_line(tmp_path, capsys):
-    config = write_tiny_config(tmp_path / 'tiny.py', str(tmp_path))
-    result = load_tool('tools/analysis_tools/get_flops.py').main(
-        [config, '--shape', '32', '64'])
-    captured = capsys.readouterr()
-    text = captured.out + captured.err
-    assert result['flops'] > 0
-    assert 'Unsupported operator' not in text
-    assert 'never called' not in text
-    lines = [line for line in text.splitlines()
-             if line.startswith('operators without a FLOP formula')]
-    assert len(lines) == 1
-    # The residual additions and the EM softmax, with how often they ran.
-    assert re.search(r'\badd_? x\d+', lines[0])
-    assert re.search(r'\bsoftmax x\d+', lines[0])
-
-
 @pytest.mark.parametrize('tool,split', [('tools/train.py', 'train'),
                                         ('tools/test.py', 'val')])
 def test_missing_data_is_named_before_the_dump(tool, split, tmp_path,
@@ -143,12 +126,12 @@ def test_missing_data_is_named_before_the_dump(tool, split, tmp_path,
 
 
 @pytest.mark.slow
-def test_no_progress_line_after_the_error(tmp_path_factory, demo_data_root,
+def test_no_progress_line_after_the_error(tiny_trained, demo_data_root,
                                           tmp_path, monkeypatch, capsys):
     """An image that cannot be read halfway through the test: the error is
     the last line; the progress bar is not drawn again after it."""
     monkeypatch.delenv('EMANET_DEBUG', raising=False)
-    config, ckpt = tiny_trained(tmp_path_factory, demo_data_root)
+    config, ckpt = tiny_trained
     root = tmp_path / 'data'
     shutil.copytree(demo_data_root, root)
     images = sorted(glob.glob(str(root / 'leftImg8bit' / 'val' / '*' /

@@ -5,11 +5,11 @@ import os.path as osp
 import cv2
 import numpy as np
 import pytest
-from tiny_trained import tiny_trained
-from tool_loader import load_tool
 
 from emanet.apis import inference_model, init_model
 from emanet.utils.errors import run_tool
+
+from helpers.tool_loader import load_tool
 
 TOOL = 'demo/video_demo.py'
 FRAMES = 4
@@ -40,9 +40,8 @@ def _frames(path):
 
 
 @pytest.mark.slow
-def test_overlays_every_frame(video, tmp_path_factory, demo_data_root,
-                              tmp_path, capsys):
-    config, ckpt = tiny_trained(tmp_path_factory, demo_data_root)
+def test_overlays_every_frame(video, tiny_trained, tmp_path, capsys):
+    config, ckpt = tiny_trained
     path, frames = video
     assert len(frames) == FRAMES
     out = str(tmp_path / 'out.mp4')
@@ -69,9 +68,8 @@ def test_overlays_every_frame(video, tmp_path_factory, demo_data_root,
 
 
 @pytest.mark.slow
-def test_output_size_and_fps_options(video, tmp_path_factory,
-                                     demo_data_root, tmp_path):
-    config, ckpt = tiny_trained(tmp_path_factory, demo_data_root)
+def test_output_size_and_fps_options(video, tiny_trained, tmp_path):
+    config, ckpt = tiny_trained
     path, _ = video
     out = str(tmp_path / 'small.avi')
     result = load_tool(TOOL).main([
@@ -118,14 +116,12 @@ def test_bad_input_is_one_error_line(video, tmp_path, capsys, monkeypatch):
 
 
 @pytest.mark.slow
-def test_exported_model_gives_the_checkpoints_video(video, tmp_path_factory,
-                                                    demo_data_root,
+def test_exported_model_gives_the_checkpoints_video(video, tiny_trained,
+                                                    tiny_trained_onnx,
                                                     tmp_path):
-    config, ckpt = tiny_trained(tmp_path_factory, demo_data_root)
+    config, ckpt = tiny_trained
     path, _ = video
-    onnx_file = str(tmp_path / 'tiny.onnx')
-    load_tool('tools/deployment/pytorch2onnx.py').main(
-        [config, ckpt, '--output-file', onnx_file, '--dynamic-export'])
+    onnx_file = tiny_trained_onnx
     outputs = {}
     for name, model in (('ckpt', ckpt), ('onnx', onnx_file)):
         out = str(tmp_path / f'{name}.mp4')

@@ -9,11 +9,12 @@ import os.path as osp
 import pytest
 import torch
 from mmengine.runner import ValLoop
-from tiny_demo import write_tiny_config
-from tool_loader import load_tool
 
 from emanet.engine.checkpoint.loading import load_checkpoint_file
 from emanet.utils.errors import CheckpointError, WorkDirError
+
+from helpers.tiny_demo import write_tiny_config
+from helpers.tool_loader import load_tool
 
 EXTRA = 'train_cfg = dict(max_iters=2, val_interval=2)\n'
 
@@ -50,6 +51,7 @@ def backbone_only(killed_in_final_val, tmp_path_factory) -> str:
     return path
 
 
+@pytest.mark.slow
 def test_resume_after_final_iteration_runs_missed_validation(
         killed_in_final_val, tiny_config, tmp_path, capsys):
     work_dir = killed_in_final_val
@@ -67,6 +69,7 @@ def test_resume_after_final_iteration_runs_missed_validation(
     assert metrics['mIoU'] == pytest.approx(tested['mIoU'], abs=1e-6)
 
 
+@pytest.mark.slow
 def test_test_tool_refuses_partial_weights_unless_allowed(
         tiny_config, backbone_only, tmp_path, capsys):
     test = load_tool('tools/test.py')
@@ -93,6 +96,7 @@ def test_test_tool_refuses_partial_weights_unless_allowed(
         assert '--allow-partial-weights' in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_load_from_refuses_partial_weights(tiny_config, backbone_only,
                                            tmp_path):
     with pytest.raises(CheckpointError, match=r'missing from the checkpoint '

@@ -110,9 +110,9 @@ def test_test_shape_from_the_resize_or_the_crop():
 
 
 def test_test_batches_cycle_the_test_set(demo_data_root, capsys):
-    from tiny_demo import DEMO_CONFIG
-
     from emanet.config import load_config
+
+    from helpers.tiny_demo import DEMO_CONFIG
     cfg = load_config(DEMO_CONFIG, {
         'test_dataloader.dataset.data_root': str(demo_data_root)})
     batches = load_test_batches(cfg, 3)  # 2 val images: the first again

@@ -5,9 +5,10 @@ import random
 import numpy as np
 import pytest
 import torch
-from other_device import on_other_device, require_cpu_tensor
 
 from emanet.utils.random_state import get_random_state, set_random_state
+
+from helpers.other_device import on_other_device, require_cpu_tensor
 
 
 def _draws() -> tuple:

@@ -9,7 +9,6 @@ import textwrap
 import threading
 
 import pytest
-from tool_loader import REPO
 
 from emanet.utils import signal_stack as ss
 from emanet.utils.signal_stack import (
@@ -18,6 +17,8 @@ from emanet.utils.signal_stack import (
     restore_signal_stack,
     signal_stack,
 )
+
+from helpers.tool_loader import REPO
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith('linux'),
                                 reason='sigaltstack of glibc')
@@ -103,12 +104,13 @@ OUT_OF_ORDER = textwrap.dedent('''
 ''')
 
 
+@pytest.mark.slow
 def test_openvino_models_leave_a_stack_that_takes_signals(tmp_path):
     pytest.importorskip('openvino')
     pytest.importorskip('onnx')
-    from tiny_emanet import build_plain_model
-
     from emanet.deploy.runtime.export import export_onnx
+
+    from helpers.tiny_emanet import build_plain_model
     onnx_file = str(tmp_path / 'tiny.onnx')
     export_onnx(build_plain_model(), onnx_file, (64, 64), dynamic=True)
     env = dict(os.environ, PYTHONPATH=REPO)

@@ -10,8 +10,8 @@ import os
 import shutil
 
 import pytest
-from tiny_trained import tiny_trained
-from tool_loader import load_tool
+
+from helpers.tool_loader import load_tool
 
 CHROMIUM = ('chromium', 'chromium-browser', 'google-chrome')
 
@@ -37,10 +37,10 @@ def _missing():
 
 
 @pytest.fixture(scope='module')
-def report(tmp_path_factory, demo_data_root):
+def report(tmp_path_factory, tiny_trained):
     """The report folder of the tiny model on the demo data, and its
     numbers (``report.json``)."""
-    config, ckpt = tiny_trained(tmp_path_factory, demo_data_root)
+    config, ckpt = tiny_trained
     folder = tmp_path_factory.mktemp('browser_report')
     load_tool('tools/test.py').main([
         config, ckpt, '--work-dir', str(folder / 'work'), '--report',

@@ -3,10 +3,11 @@ import copy
 
 import pytest
 import torch
-from tiny_emanet import randomise_bn
 from torch import nn
 
 from emanet.deploy.fast_path.bn_folding import fuse_conv_bn
+
+from helpers.tiny_emanet import randomise_bn
 
 # Float-rounding sensitive: the README test command runs these again as
 # on an AVX2-only CPU.

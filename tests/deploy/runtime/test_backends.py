@@ -9,8 +9,6 @@ import gc
 import pytest
 import torch
 from mmengine.registry import init_default_scope
-from other_device import on_other_device
-from tiny_emanet import build_plain_model
 
 from emanet.deploy.runtime.backends import (
     BACKENDS,
@@ -26,6 +24,9 @@ from emanet.deploy.runtime.segmentor import BackendSegmentor
 from emanet.models.segmentors import BaseSegmentor
 from emanet.registry import MODELS
 from emanet.utils.errors import UserError
+
+from helpers.other_device import on_other_device
+from helpers.tiny_emanet import build_plain_model
 
 # Float-rounding sensitive: the README test command runs these again as
 # on an AVX2-only CPU.

@@ -14,7 +14,6 @@ import pytest
 import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
-from tiny_demo import DEMO_CONFIG
 
 from emanet.deploy.runtime.backends import BACKENDS, backend_model_cfg
 from emanet.deploy.runtime.export import META_KEY, export_onnx, require
@@ -22,6 +21,8 @@ from emanet.deploy.runtime.model_files import exported_input_shape
 from emanet.registry import MODELS
 from emanet.utils.benchmarking import compare
 from emanet.utils.errors import UserError
+
+from helpers.tiny_demo import DEMO_CONFIG
 
 # Float-rounding sensitive: the README test command runs these again as
 # on an AVX2-only CPU.
@@ -37,7 +38,7 @@ def tolerance(reference: torch.Tensor) -> float:
 @pytest.fixture(scope='module')
 def tiny_onnx(tmp_path_factory):
     """The tiny test model (random BN statistics), exported dynamic."""
-    from tiny_emanet import build_plain_model
+    from helpers.tiny_emanet import build_plain_model
     model = build_plain_model()
     path = str(tmp_path_factory.mktemp('onnx') / 'tiny.onnx')
     export_onnx(model, path, (64, 64), dynamic=True, dataset_meta=META)
@@ -85,7 +86,7 @@ def test_backend_slide_inference_shares_the_windows(tiny_onnx, backend):
 
 
 def test_static_export_refuses_other_shapes(tmp_path):
-    from tiny_emanet import build_plain_model
+    from helpers.tiny_emanet import build_plain_model
     model = build_plain_model()
     path = str(tmp_path / 'static.onnx')
     export_onnx(model, path, (64, 64))
@@ -122,9 +123,9 @@ def test_import_emanet_stays_light():
 @pytest.mark.slow
 @pytest.mark.parametrize('backend', sorted(BACKENDS))
 def test_demo_r18_export_matches_pytorch(backend, tmp_path):
-    from tiny_emanet import randomise_bn
-
     from emanet.apis import init_model
+
+    from helpers.tiny_emanet import randomise_bn
     cfg = Config.fromfile(DEMO_CONFIG)
     model = init_model(cfg, None, device='cpu')
     randomise_bn(model)

@@ -5,7 +5,6 @@ import numpy as np
 import pytest
 import torch
 from mmengine.registry import init_default_scope
-from tiny_emanet import build_plain_model
 
 from emanet.deploy.runtime.backends import BACKENDS, backend_model_cfg
 from emanet.deploy.runtime.export import OUTPUT_KEY, export_onnx
@@ -13,6 +12,8 @@ from emanet.deploy.runtime.model_files import exported_output
 from emanet.registry import MODELS
 from emanet.structures import SegDataSample
 from emanet.utils.errors import UserError
+
+from helpers.tiny_emanet import build_plain_model
 
 pytest.importorskip('onnx')
 # Float-rounding sensitive: the README test command runs these again as

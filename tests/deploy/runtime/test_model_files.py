@@ -1,6 +1,5 @@
 """Exported model files: known by suffix, read with what the tools need."""
 import pytest
-from tiny_emanet import build_plain_model
 
 from emanet.deploy.runtime.export import export_onnx
 from emanet.deploy.runtime.model_files import (
@@ -11,6 +10,8 @@ from emanet.deploy.runtime.model_files import (
     read_exported,
 )
 from emanet.utils.errors import UserError
+
+from helpers.tiny_emanet import build_plain_model
 
 META = dict(classes=['a', 'b', 'c', 'd', 'e'], palette=[[0, 0, 0]] * 5)
 

@@ -7,12 +7,13 @@ import os
 import os.path as osp
 
 import pytest
-from tiny_demo import TOOLS_EXTRA, write_tiny_config
-from tiny_emanet import randomise_bn
-from tool_loader import load_tool
 
 from emanet.utils.errors import UserError
 from emanet.utils.signal_stack import signal_stack
+
+from helpers.tiny_demo import TOOLS_EXTRA, write_tiny_config
+from helpers.tiny_emanet import randomise_bn
+from helpers.tool_loader import load_tool
 
 pytest.importorskip('openvino')
 pytest.importorskip('nncf')
@@ -69,6 +70,7 @@ def test_spread_images_spread_over_the_split():
         spread_images(4, 0)
 
 
+@pytest.mark.slow
 def test_tool_writes_an_int8_ir_with_the_classes(exported, quantized):
     import openvino as ov
 
@@ -99,6 +101,7 @@ def test_tool_writes_an_int8_ir_with_the_classes(exported, quantized):
     assert len(int8) >= 20
 
 
+@pytest.mark.slow
 def test_int8_predictions_agree_with_float(exported, quantized):
     from emanet.apis import init_model
     from emanet.deploy.runtime.quantize import batches, split_dataset
@@ -152,6 +155,7 @@ def test_benchmark_and_demo_take_the_int8_model(exported, quantized,
     assert osp.isfile(out_file)
 
 
+@pytest.mark.slow
 def test_wrong_files_are_one_line_errors(exported, quantized, tmp_path):
     import shutil
 
@@ -184,6 +188,7 @@ def test_wrong_files_are_one_line_errors(exported, quantized, tmp_path):
             [config, xml, '--output-file', str(tmp_path / 'q.xml')])
 
 
+@pytest.mark.slow
 def test_save_ir_leaves_nothing_half_written(exported, quantized, tmp_path,
                                              monkeypatch):
     import openvino as ov
@@ -230,6 +235,7 @@ def test_max_drop_runs_accuracy_control_on_the_miou(exported, tmp_path,
             [config, onnx_file, '--output-file', xml, '--max-drop', '-1'])
 
 
+@pytest.mark.slow
 def test_signals_after_quantization_are_handled_in_this_process(quantized):
     """Quantization (NNCF) and the int8 model (OpenVINO's CPU plugin) leave
     the thread's alternate signal stack as it was, so that a signal after

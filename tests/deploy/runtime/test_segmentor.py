@@ -5,11 +5,12 @@ import numpy as np
 import pytest
 import torch
 from mmengine.registry import init_default_scope
-from tiny_emanet import build_plain_model
 
 from emanet.deploy.runtime.backends import BACKENDS, backend_model_cfg
 from emanet.deploy.runtime.export import export_onnx
 from emanet.registry import MODELS
+
+from helpers.tiny_emanet import build_plain_model
 
 # Float-rounding sensitive: the README test command runs these again as
 # on an AVX2-only CPU.

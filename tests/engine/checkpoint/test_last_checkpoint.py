@@ -4,7 +4,6 @@ import shutil
 from types import SimpleNamespace
 
 import pytest
-from engine_toy import losses, make_runner
 from mmengine.hooks import Hook
 from mmengine.logging import MessageHub, MMLogger
 
@@ -22,6 +21,8 @@ from emanet.utils.errors import (
     MissingCheckpointError,
     WorkDirError,
 )
+
+from helpers.engine_toy import losses, make_runner
 
 
 def test_record_is_relative_inside_the_work_dir(tmp_path):

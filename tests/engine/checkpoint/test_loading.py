@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 import torch
 import torch.nn as nn
-from engine_toy import ToyModel, make_runner
 from mmengine.logging import HistoryBuffer
 
 from emanet.engine.checkpoint.loading import (
@@ -18,6 +17,8 @@ from emanet.engine.checkpoint.loading import (
     load_checkpoint_file,
 )
 from emanet.utils.errors import CheckpointError, UnsafeCheckpointError
+
+from helpers.engine_toy import ToyModel, make_runner
 
 
 @pytest.fixture(scope='module')

@@ -9,7 +9,6 @@ import shutil
 import numpy as np
 import pytest
 import torch
-from engine_toy import losses, make_runner
 
 from emanet.engine.checkpoint.loading import load_checkpoint_file
 from emanet.engine.checkpoint.resume import (
@@ -18,6 +17,8 @@ from emanet.engine.checkpoint.resume import (
 )
 from emanet.utils.errors import CheckpointError
 from emanet.utils.random_state import get_random_state
+
+from helpers.engine_toy import losses, make_runner
 
 
 def _draws():

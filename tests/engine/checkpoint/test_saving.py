@@ -11,10 +11,8 @@ import textwrap
 
 import pytest
 import torch
-from engine_toy import make_runner
 from mmengine.fileio.backends.local_backend import LocalBackend
 from mmengine.hooks import Hook
-from tool_loader import REPO
 
 from emanet.engine.checkpoint.last_checkpoint import (
     last_saved_checkpoint,
@@ -29,8 +27,11 @@ from emanet.utils.errors import (
     WorkDirError,
 )
 
+from helpers.engine_toy import make_runner
+from helpers.tool_loader import REPO
+
 # The script run in a subprocess imports this module (tests/engine/
-# checkpoint) and engine_toy (tests/).
+# checkpoint) and helpers.engine_toy (from tests/).
 HERE = osp.dirname(osp.abspath(__file__))
 TESTS_DIR = osp.join(REPO, 'tests')
 
@@ -98,7 +99,7 @@ def test_killed_save_keeps_previous_checkpoint_and_resumes(tmp_path):
     script.write_text(textwrap.dedent(f'''
         import os, signal, sys
         from mmengine.fileio.backends.local_backend import LocalBackend
-        from engine_toy import make_runner
+        from helpers.engine_toy import make_runner
         from test_saving import _half_write_put
         LocalBackend.put = _half_write_put(
             lambda: os.kill(os.getpid(), signal.SIGKILL))

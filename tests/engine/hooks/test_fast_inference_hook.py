@@ -8,7 +8,6 @@ import pytest
 import torch
 from mmengine.config import Config
 from mmengine.hooks import Hook
-from tiny_demo import write_tiny_config
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from emanet.engine.hooks import FastInferenceHook
@@ -18,6 +17,8 @@ from emanet.engine.hooks.fast_inference_hook import (
 from emanet.engine.runner import SegRunner
 from emanet.registry import HOOKS
 from emanet.utils.errors import ConfigError, ConfigTypeError
+
+from helpers.tiny_demo import write_tiny_config
 
 # Plain SGD: both runs train in float32 whatever the CPU; validation after
 # iterations 2 and 4, no checkpoints.

@@ -10,19 +10,20 @@ from types import SimpleNamespace
 
 import pytest
 import torch
-from engine_toy import make_runner
 from mmengine.config import Config
 from mmengine.hooks import Hook
 from mmengine.logging import MMLogger
-from tiny_demo import write_tiny_config
-from tool_loader import REPO
 
 from emanet.engine.checkpoint.last_checkpoint import read_last_checkpoint
 from emanet.engine.checkpoint.loading import load_checkpoint_file
 from emanet.engine.hooks import InterruptHook
 from emanet.engine.runner import SegRunner
 
-# The training script run in a subprocess imports engine_toy from here.
+from helpers.engine_toy import make_runner
+from helpers.tiny_demo import write_tiny_config
+from helpers.tool_loader import REPO
+
+# The training script run in a subprocess imports helpers.engine_toy from here.
 TESTS_DIR = os.path.join(REPO, 'tests')
 
 
@@ -74,7 +75,7 @@ def test_sigterm_exits_promptly(tmp_path, save):
     work_dir = tmp_path / 'wd'
     script = tmp_path / 'train_long.py'
     script.write_text(textwrap.dedent(f'''
-        from engine_toy import make_runner
+        from helpers.engine_toy import make_runner
         make_runner({str(work_dir)!r}, max_iters=100000, interval=100000,
                     sleep=0.02, custom_hooks=[dict(
                         type='InterruptHook', save_on_interrupt={save})]
@@ -128,6 +129,7 @@ class _SignalDuringValidation(Hook):
         os.kill(os.getpid(), signal.SIGINT)
 
 
+@pytest.mark.slow
 def test_stop_during_fast_validation_saves_the_trained_model(
         tmp_path, demo_data_root):
     """fast_inference validates a copy with BatchNorm folded; Ctrl-C while

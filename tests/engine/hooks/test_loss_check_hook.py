@@ -4,7 +4,6 @@ from types import SimpleNamespace
 
 import pytest
 import torch
-from engine_toy import make_runner
 from mmengine.logging import MessageHub
 
 from emanet.engine.checkpoint.last_checkpoint import (
@@ -13,6 +12,8 @@ from emanet.engine.checkpoint.last_checkpoint import (
 )
 from emanet.engine.hooks import NonFiniteLossHook
 from emanet.utils.errors import TrainingDivergedError
+
+from helpers.engine_toy import make_runner
 
 
 def _last_checkpoint(work_dir):

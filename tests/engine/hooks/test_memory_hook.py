@@ -7,12 +7,13 @@ from types import SimpleNamespace
 
 import pytest
 import torch
-from engine_toy import make_runner
 from mmengine.hooks import LoggerHook
 from mmengine.logging import MessageHub
 
 from emanet.engine.hooks import CPUMemoryLogHook
 from emanet.engine.hooks.memory_hook import peak_rss_mb
+
+from helpers.engine_toy import make_runner
 
 
 @pytest.mark.skipif(not osp.exists('/proc/self/statm'),

@@ -126,7 +126,7 @@ def _report_ranks(rank: int, out_dir: str) -> None:
 
 @pytest.mark.slow
 def test_two_processes_write_one_report_of_each_image_once(tmp_path):
-    from processes import run_two_gloo_processes
+    from helpers.processes import run_two_gloo_processes
     _write_images(tmp_path)
     run_two_gloo_processes(_report_ranks, str(tmp_path))
     report = json.loads((tmp_path / 'report' / 'report.json').read_text())

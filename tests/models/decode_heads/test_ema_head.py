@@ -3,9 +3,10 @@ import os
 
 import pytest
 import torch
-from processes import run_two_gloo_processes
 
 from emanet.models.decode_heads import EMAHead, EMAModule
+
+from helpers.processes import run_two_gloo_processes
 
 # Float-rounding sensitive: the README test command runs these again as
 # on an AVX2-only CPU.

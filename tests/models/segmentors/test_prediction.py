@@ -9,7 +9,6 @@ import textwrap
 import pytest
 import torch
 import torch.nn.functional as F
-from tiny_emanet import tiny_emanet_cfg
 
 from emanet.models.segmentors import SegTTAModel
 from emanet.models.segmentors.prediction import (
@@ -19,6 +18,8 @@ from emanet.models.segmentors.prediction import (
 from emanet.registry import MODELS
 from emanet.structures import SegDataSample
 from emanet.utils.errors import ConfigError
+
+from helpers.tiny_emanet import tiny_emanet_cfg
 
 # Float-rounding sensitive tests are marked numerics: the README test
 # command runs them again as on an AVX2-only CPU.
@@ -191,6 +192,7 @@ def peak_growth(mode: str) -> int:
     return int(out.stdout.split()[-1])
 
 
+@pytest.mark.slow
 def test_labels_without_scores_need_a_few_planes_of_the_image():
     pixels = 2000 * 2000
     # 19 float32 planes of scores (304 MB) at the original size ...

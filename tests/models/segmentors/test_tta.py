@@ -4,10 +4,11 @@ import torch
 import torch.nn as nn
 from mmengine.config import Config
 from mmengine.structures import PixelData
-from tiny_demo import DEMO_CONFIG
 
 from emanet.registry import MODELS
 from emanet.structures import SegDataSample
+
+from helpers.tiny_demo import DEMO_CONFIG
 
 # Float-rounding sensitive: the README test command runs these again as
 # on an AVX2-only CPU.

@@ -22,7 +22,7 @@ import subprocess
 import time
 from typing import Dict, List, Optional
 
-from processes import free_port
+from helpers.processes import free_port
 
 #: Daemons and client commands the cluster needs.
 BINARIES = ('munged', 'slurmctld', 'slurmd', 'sinfo', 'srun', 'scontrol',

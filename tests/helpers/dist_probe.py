@@ -20,11 +20,12 @@ from typing import Dict, List
 import torch
 from mmengine.dist import get_rank
 from mmengine.hooks import Hook
-from tiny_demo import write_tiny_config
-from tool_loader import REPO
 
 from emanet.engine.hooks import InterruptHook
 from emanet.registry import HOOKS
+
+from helpers.tiny_demo import write_tiny_config
+from helpers.tool_loader import REPO
 
 TESTS_DIR = osp.join(REPO, 'tests')
 #: The iteration after which PreemptGateHook holds the ranks.
@@ -105,7 +106,8 @@ class PreemptGateHook(Hook):
 
 
 PROBE_CONFIG = '''
-custom_imports = dict(imports=['dist_probe'], allow_failed_imports=False)
+custom_imports = dict(imports=['helpers.dist_probe'],
+                      allow_failed_imports=False)
 custom_hooks = [dict(type='NonFiniteLossHook'),
                 dict(type='InterruptHook', save_on_interrupt=True),
                 dict(type='ValRandomStateHook'),

@@ -7,7 +7,7 @@ import importlib.util
 import os.path as osp
 from types import ModuleType
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
 def load_tool(relpath: str) -> ModuleType:

@@ -4,8 +4,9 @@ ResNetV1c-18 with 8 base channels, 64x128 crops of the demo data, 4
 iterations with validation every 2, no data loader workers.
 """
 import os.path as osp
+from typing import NamedTuple
 
-from tool_loader import REPO
+from helpers.tool_loader import REPO
 
 DEMO_CONFIG = osp.join(
     REPO, 'configs/emanet/emanet_r18-d8_1xb4-400_cityscapes-demo-256x512.py')
@@ -110,3 +111,11 @@ def write_tiny_config(path, data_root, extra: str = '') -> str:
 def scores(metrics: dict) -> dict:
     """Logged values without the timings, which differ between runs."""
     return {k: v for k, v in metrics.items() if k not in ('time', 'data_time')}
+
+
+class TinyRun(NamedTuple):
+    """A finished ``tools/train.py`` run of the tiny config."""
+    config: str  # the config file trained
+    work_dir: str  # its work dir: checkpoint, config dump, logs
+    checkpoint: str  # the last checkpoint (iteration 2)
+    metrics: dict  # what ``main`` returned: the final validation's
