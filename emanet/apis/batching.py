@@ -17,6 +17,7 @@ import torch.nn as nn
 from torch.utils.data import DataLoader
 
 from emanet.structures import SegDataSample
+from emanet.utils.heap import release_free_memory
 
 
 def size_groups(inputs: List[torch.Tensor]) -> List[List[int]]:
@@ -66,7 +67,8 @@ def stream_predictions(model: nn.Module, dataset, batch_size: int = 1,
     one image (e.g. :class:`~emanet.apis.inputs.SourceDataset`), or an
     ``error`` for an image that could not be read, yielded without a
     prediction for the caller to judge. Only the batches in flight are in
-    memory, whatever the data set's length.
+    memory, whatever the data set's length; the heap's freed pages go back
+    to the system after each batch.
 
     Args:
         model: the segmentor.
@@ -94,6 +96,8 @@ def stream_predictions(model: nn.Module, dataset, batch_size: int = 1,
             yield [(item, None if 'error' in item else next(samples))
                    for item in items]
             bar.update(len(items))
+            # the batch is written and freed: keep the heap at one batch
+            release_free_memory()
     finally:
         bar.close()
 
