@@ -12,6 +12,8 @@ import sys
 from pathlib import Path
 from typing import List, Tuple
 
+import pytest
+
 PACKAGE = Path(__file__).resolve().parents[1] / 'emanet'
 
 
@@ -45,36 +47,43 @@ def test_source_scan_finds_models_and_backends():
         'MODELS', 'DATASETS', 'TRANSFORMS', 'METRICS', 'HOOKS'}
 
 
-def test_every_registered_class_is_found_after_import_emanet(tmp_path):
-    code = '\n'.join([
-        'import json, sys',
-        'import emanet',
-        'from emanet import registry',
-        'pairs = json.loads(sys.argv[1])',
-        'missing = [p for p in pairs',
-        '           if getattr(registry, p[0]).get(p[1]) is None]',
-        'print(json.dumps(missing))',
-    ])
+ENGINE_LOOKUPS = [('HOOKS', 'CheckpointHook'), ('RUNNERS', 'SegRunner'),
+                  ('LOOPS', 'IterBasedTrainLoop'),
+                  ('OPTIM_WRAPPERS', 'CPUAmpOptimWrapper')]
+# Run in a fresh interpreter: the engine modules imported after
+# ``import emanet`` alone, then the module of each engine lookup, then
+# the registered pairs not found.
+LOOKUP_SCRIPT = '''
+import json, sys
+import emanet
+from emanet import registry
+print(json.dumps([m for m in sys.modules if m.startswith('emanet.engine')]))
+engine, pairs = json.loads(sys.argv[1])
+print(json.dumps([getattr(getattr(registry, r).get(n), '__module__', None)
+                  for r, n in engine]))
+print(json.dumps([p for p in pairs if getattr(registry, p[0]).get(p[1])
+                  is None]))
+'''
+
+
+@pytest.fixture(scope='module')
+def lookups(tmp_path_factory) -> List[list]:
+    """The three lines of ``LOOKUP_SCRIPT``, decoded."""
     # from another folder: the installed package, not the working dir
     result = subprocess.run(
-        [sys.executable, '-c', code, json.dumps(registered_classes())],
-        capture_output=True, text=True, cwd=tmp_path, check=True)
-    assert json.loads(result.stdout.strip().splitlines()[-1]) == []
+        [sys.executable, '-c', LOOKUP_SCRIPT,
+         json.dumps([ENGINE_LOOKUPS, registered_classes()])],
+        capture_output=True, text=True, check=True,
+        cwd=tmp_path_factory.mktemp('registry'))
+    return [json.loads(line) for line in result.stdout.splitlines()[-3:]]
 
 
-def test_engine_registries_import_their_modules_on_first_use(tmp_path):
-    code = '\n'.join([
-        'import sys',
-        'import emanet',
-        'from emanet import registry',
-        "assert not [m for m in sys.modules if m.startswith('emanet.engine')]",
-        "print(registry.HOOKS.get('CheckpointHook').__module__)",
-        "print(registry.RUNNERS.get('SegRunner').__module__)",
-        "print(registry.LOOPS.get('IterBasedTrainLoop').__module__)",
-        "print(registry.OPTIM_WRAPPERS.get('CPUAmpOptimWrapper').__module__)",
-    ])
-    result = subprocess.run([sys.executable, '-c', code], capture_output=True,
-                            text=True, cwd=tmp_path, check=True)
-    assert result.stdout.split() == [
+def test_every_registered_class_is_found_after_import_emanet(lookups):
+    assert lookups[2] == []
+
+
+def test_engine_registries_import_their_modules_on_first_use(lookups):
+    assert lookups[0] == []
+    assert lookups[1] == [
         'emanet.engine.hooks.checkpoint_hook', 'emanet.engine.runner',
         'emanet.engine.loops', 'emanet.engine.optim_wrappers']

@@ -119,13 +119,15 @@ def test_folder_and_glob_write_outputs_named_after_sources(
 
 @pytest.mark.slow
 def test_image_demo_writes_overlay(tiny_trained, demo_data_root, tmp_path,
-                                   capsys):
+                                   capsys, monkeypatch):
     config, ckpt = tiny_trained
     img = sorted(glob.glob(osp.join(demo_data_root, 'leftImg8bit', 'val',
                                     '*', '*.png')))[0]
-    out_file = str(tmp_path / 'demo.png')
+    # without --out-file the overlay is result.png in the current folder
+    monkeypatch.chdir(tmp_path)
+    out_file = 'result.png'
     drawn = load_tool('demo/image_demo.py').main(
-        [img, config, ckpt, '--out-file', out_file, '--device', 'cpu'])
+        [img, config, ckpt, '--device', 'cpu'])
     assert drawn.shape == (256, 512, 3)
     written = cv2.imread(out_file)
     assert written.shape == (256, 512, 3)
@@ -143,6 +145,7 @@ def test_image_demo_writes_overlay(tiny_trained, demo_data_root, tmp_path,
 def test_defaults():
     args = load_tool('demo/image_demo.py').parse_args(
         ['i.png', 'c.py', 'm.pth'])
-    assert (args.out_file, args.opacity, args.device, args.with_labels,
-            args.allow_partial_weights) == ('result.png', 0.5, None, False,
-                                            False)
+    assert (args.out_file, args.out_dir, args.batch_size, args.save_probs,
+            args.opacity, args.device, args.with_labels,
+            args.allow_partial_weights) == (None, None, 1, None, 0.5, None,
+                                            False, False)

@@ -17,7 +17,6 @@ data counts as work done too late (the checks are cheap, the data is
 not).
 """
 import argparse
-import glob
 import os.path as osp
 import re
 from typing import Dict, NamedTuple, Sequence, Union
@@ -31,9 +30,8 @@ from emanet.utils.errors import run_tool
 from emanet.visualization.report import folder as report_folder
 
 from helpers.tiny_demo import DEMO_CONFIG
-from helpers.tool_loader import REPO, load_tool
+from helpers.tool_loader import REPO, discovered_tools, load_tool, tool_parser
 
-TOOL_GLOBS = ('tools/*.py', 'tools/*/*.py', 'demo/*.py')
 TYPO = 'model.decode_head.num_base=3'  # EMAHead takes num_bases
 # Options whose name marks something the tool writes (a value is taken).
 OUTPUT_OPTION = re.compile(
@@ -233,12 +231,6 @@ TOOLS = {
 }
 
 
-def discovered_tools() -> list:
-    """The Python scripts of ``tools/`` and ``demo/``."""
-    return sorted(osp.relpath(path, REPO) for pattern in TOOL_GLOBS
-                  for path in glob.glob(osp.join(REPO, pattern)))
-
-
 def _output_cases(out: Out) -> list:
     """``(name, value)`` of the bad paths of one output."""
     if isinstance(out, str):
@@ -290,23 +282,6 @@ def test_every_tool_has_a_row():
     assert not set(TOOLS) - set(discovered_tools()), 'a tool was removed'
 
 
-class _Parser(Exception):
-    def __init__(self, parser):
-        super().__init__()
-        self.parser = parser
-
-
-def _parser(tool: str, monkeypatch) -> argparse.ArgumentParser:
-    """The tool's parser, caught as its ``parse_args`` parses."""
-    def catch(self, *args, **kwargs):
-        raise _Parser(self)
-    monkeypatch.setattr(argparse.ArgumentParser, 'parse_args', catch)
-    monkeypatch.setattr(argparse.ArgumentParser, 'parse_known_args', catch)
-    with pytest.raises(_Parser) as caught:
-        load_tool(tool).parse_args([])
-    return caught.value.parser
-
-
 def _output_options(parser: argparse.ArgumentParser) -> dict:
     """``{option or positional: action}`` of what names an output."""
     found = {}
@@ -328,7 +303,7 @@ def test_every_output_option_has_its_cases(tool, monkeypatch):
     so) fails here until its row lists it."""
     if not osp.isfile(osp.join(REPO, tool)):
         pytest.skip(f'{tool} is not there')
-    parser = _parser(tool, monkeypatch)
+    parser = tool_parser(tool, monkeypatch)
     found = set(_output_options(parser))
     row = TOOLS[tool]
     missing = sorted(found - set(row.outputs))
