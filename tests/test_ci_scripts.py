@@ -25,7 +25,7 @@ def ci_checkout(tmp_path, test_command: str):
     (root / '.ci' / 'system_packages').write_text('#!/bin/sh\n')
     (root / '.ci' / 'system_packages').chmod(0o755)
     (root / '.gitignore').write_text('__pycache__/\n*.egg-info/\n'
-                                     '.pytest_cache/\n')
+                                     '.pytest_cache/\ndist/\n')
     (root / 'kept.txt').write_text('tracked\n')
     (root / 'tests').mkdir()
     (root / 'tests' / 'test_a.py').write_text('')
@@ -66,7 +66,10 @@ def test_run_passes_when_only_caches_and_the_environment_appear(tmp_path):
     root = ci_checkout(
         tmp_path, 'mkdir -p .pytest_cache .ruff_cache tests/__pycache__ '
         'emanet.egg-info env/bin .venv && touch .ruff_cache/x env/bin/python '
-        '.venv/y tests/__pycache__/t.pyc && echo tested')
+        '.venv/y tests/__pycache__/t.pyc && '
+        # packages' folders that .gitignore names, which git lists apart
+        'mkdir -p env/lib/pkg/dist .venv/lib/dist && '
+        'touch env/lib/pkg/dist/m.py .venv/lib/dist/z && echo tested')
     out = run_ci(root, VIRTUAL_ENV=str(root / 'env'))
     assert out.returncode == 0, out.stderr
     assert out.stdout.splitlines()[-1] == 'tested'
